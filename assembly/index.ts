@@ -1,0 +1,20 @@
+// The bulwark WASM core: every export is a pure function over pointers into linear memory.
+// Nothing here allocates; src/core lays out buffers above heapBase().
+
+export { gemm, gemmWorkBytes } from "./gemm";
+export {
+  biasAddRows, sumRows, biasAddChannels, sumChannels, reluForward, reluBackward,
+  axpy, scale, sumSquares, countNonFinite, sgdStep, adamStep,
+} from "./elementwise";
+export { softmaxCrossEntropy, argmaxRows } from "./loss";
+export { im2colRows, col2imRows, transposeBatch, avgPoolForward, avgPoolBackward } from "./conv";
+
+// First free byte above the static data: the arena in src/core starts here.
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// 1 when this build uses relaxed-SIMD fused multiply-add.
+export function relaxedSimd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}

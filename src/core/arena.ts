@@ -1,0 +1,58 @@
+// A bump allocator over the runtime's memory. Buffers are 64-byte aligned (cache lines,
+// and v128 loads never straddle them). `mark`/`release` free everything allocated since
+// the mark, so a step or a plan can take scratch space and hand it back in one call.
+import type { Runtime } from "./runtime.js";
+
+const ALIGN = 64;
+
+export interface Buf {
+  ptr: number;
+  length: number;
+  /** A view of the buffer (memory is shared, so a view stays valid after growth). */
+  f32: Float32Array;
+}
+
+export class Arena {
+  private top: number;
+
+  constructor(readonly rt: Runtime, start?: number) {
+    this.top = align(start ?? rt.k.heapBase());
+  }
+
+  get used(): number {
+    return this.top;
+  }
+
+  bytes(n: number): number {
+    const ptr = this.top;
+    this.top = align(ptr + Math.max(n, 0));
+    this.rt.ensureBytes(this.top);
+    return ptr;
+  }
+
+  f32(length: number): Buf {
+    const ptr = this.bytes(length * 4);
+    const view = this.rt.f32(ptr, length);
+    view.fill(0);
+    return { ptr, length, f32: view };
+  }
+
+  i32(length: number): { ptr: number; length: number; i32: Int32Array } {
+    const ptr = this.bytes(length * 4);
+    const view = this.rt.i32(ptr, length);
+    view.fill(0);
+    return { ptr, length, i32: view };
+  }
+
+  mark(): number {
+    return this.top;
+  }
+
+  release(mark: number): void {
+    this.top = mark;
+  }
+}
+
+function align(x: number): number {
+  return Math.ceil(x / ALIGN) * ALIGN;
+}

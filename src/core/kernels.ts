@@ -1,0 +1,32 @@
+// The typed face of the WASM exports (assembly/index.ts). Pointers are byte offsets.
+
+export interface Kernels {
+  gemm(transA: number, transB: number, M: number, N: number, K: number,
+    a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+    accumulate: number, work: number): void;
+  gemmWorkBytes(): number;
+  biasAddRows(y: number, bias: number, rows: number, cols: number): void;
+  sumRows(dy: number, db: number, rows: number, cols: number, accumulate: number): void;
+  biasAddChannels(y: number, bias: number, batch: number, channels: number, plane: number): void;
+  sumChannels(dy: number, db: number, batch: number, channels: number, plane: number, accumulate: number): void;
+  reluForward(x: number, y: number, n: number): void;
+  reluBackward(y: number, dy: number, dx: number, n: number): void;
+  axpy(n: number, alpha: number, x: number, y: number): void;
+  scale(n: number, alpha: number, x: number): void;
+  sumSquares(n: number, x: number): number;
+  countNonFinite(n: number, x: number): number;
+  sgdStep(n: number, p: number, g: number, v: number, lr: number, momentum: number, weightDecay: number, nesterov: number): void;
+  adamStep(n: number, p: number, g: number, m: number, v: number, lr: number, beta1: number, beta2: number,
+    eps: number, bc1: number, bc2: number, weightDecay: number, adamw: number): void;
+  softmaxCrossEntropy(z: number, labels: number, rows: number, cols: number, dz: number, scale: number, lossOut: number): number;
+  argmaxRows(x: number, rows: number, cols: number, out: number): void;
+  im2colRows(x: number, col: number, batch: number, channels: number, height: number, width: number,
+    kh: number, kw: number, stride: number, pad: number, oh: number, ow: number): void;
+  col2imRows(dcol: number, dx: number, batch: number, channels: number, height: number, width: number,
+    kh: number, kw: number, stride: number, pad: number, oh: number, ow: number, accumulate: number): void;
+  transposeBatch(src: number, dst: number, batch: number, rows: number, cols: number): void;
+  avgPoolForward(x: number, y: number, planes: number, height: number, width: number, k: number, s: number, oh: number, ow: number): void;
+  avgPoolBackward(dy: number, dx: number, planes: number, height: number, width: number, k: number, s: number, oh: number, ow: number): void;
+  heapBase(): number;
+  relaxedSimd(): number;
+}
