@@ -11,7 +11,6 @@ export function im2colRows(
   x: usize, col: usize, batch: i32, channels: i32, height: i32, width: i32,
   kh: i32, kw: i32, stride: i32, pad: i32, oh: i32, ow: i32,
 ): void {
-  const ckk = channels * kh * kw;
   let dst = col;
   for (let b = 0; b < batch; b++) {
     const xb = x + <usize>b * <usize>(channels * height * width) * 4;
@@ -19,27 +18,34 @@ export function im2colRows(
       for (let ox = 0; ox < ow; ox++) {
         const iy0 = oy * stride - pad;
         const ix0 = ox * stride - pad;
+        // Interior patches copy whole kernel rows; only border patches test each pixel.
+        const inside = ix0 >= 0 && ix0 + kw <= width;
         for (let c = 0; c < channels; c++) {
           const xc = xb + <usize>(c * height * width) * 4;
           for (let i = 0; i < kh; i++) {
             const iy = iy0 + i;
             if (iy < 0 || iy >= height) {
-              for (let j = 0; j < kw; j++) { store<f32>(dst, 0); dst += 4; }
+              memory.fill(dst, 0, <usize>kw * 4);
+              dst += <usize>kw * 4;
               continue;
             }
-            const xrow = xc + <usize>(iy * width) * 4;
-            for (let j = 0; j < kw; j++) {
-              const ix = ix0 + j;
-              store<f32>(dst, ix >= 0 && ix < width ? load<f32>(xrow + <usize>ix * 4) : 0);
-              dst += 4;
+            const src = xc + <usize>(iy * width + ix0) * 4;
+            if (inside && kw == 4) {
+              v128.store(dst, v128.load(src));
+            } else if (inside) {
+              for (let j = 0; j < kw; j++) store<f32>(dst + <usize>j * 4, load<f32>(src + <usize>j * 4));
+            } else {
+              for (let j = 0; j < kw; j++) {
+                const ix = ix0 + j;
+                store<f32>(dst + <usize>j * 4, ix >= 0 && ix < width ? load<f32>(src + <usize>j * 4) : 0);
+              }
             }
+            dst += <usize>kw * 4;
           }
         }
       }
     }
   }
-  // keep ckk referenced for readers: each row above wrote exactly ckk values
-  assert(dst == col + <usize>batch * <usize>(oh * ow) * <usize>ckk * 4);
 }
 
 // dx (+)= scatter of dcol (the adjoint of im2colRows). accumulate = 0 zeroes dx first.
@@ -55,20 +61,25 @@ export function col2imRows(
       for (let ox = 0; ox < ow; ox++) {
         const iy0 = oy * stride - pad;
         const ix0 = ox * stride - pad;
+        const inside = ix0 >= 0 && ix0 + kw <= width;
         for (let c = 0; c < channels; c++) {
           const xc = xb + <usize>(c * height * width) * 4;
           for (let i = 0; i < kh; i++) {
             const iy = iy0 + i;
             if (iy < 0 || iy >= height) { src += <usize>kw * 4; continue; }
-            const xrow = xc + <usize>(iy * width) * 4;
-            for (let j = 0; j < kw; j++) {
-              const ix = ix0 + j;
-              if (ix >= 0 && ix < width) {
-                const p = xrow + <usize>ix * 4;
-                store<f32>(p, load<f32>(p) + load<f32>(src));
+            const p = xc + <usize>(iy * width + ix0) * 4;
+            if (inside && kw == 4) {
+              v128.store(p, f32x4.add(v128.load(p), v128.load(src)));
+            } else {
+              for (let j = 0; j < kw; j++) {
+                const ix = ix0 + j;
+                if (ix >= 0 && ix < width) {
+                  const q = p + <usize>j * 4;
+                  store<f32>(q, load<f32>(q) + load<f32>(src + <usize>j * 4));
+                }
               }
-              src += 4;
             }
+            src += <usize>kw * 4;
           }
         }
       }

@@ -15,9 +15,9 @@ const FILES: Record<SimdVariant, URL> = {
 const compiled = new Map<SimdVariant, WebAssembly.Module>();
 let relaxedFlagSet = false;
 
-function readBuild(variant: SimdVariant): Uint8Array {
+function readBuild(variant: SimdVariant): Uint8Array<ArrayBuffer> {
   try {
-    return readFileSync(FILES[variant]);
+    return new Uint8Array(readFileSync(FILES[variant]));
   } catch {
     throw new Error(`WASM core not built (${FILES[variant].pathname} missing): run \`npm run build\``);
   }
