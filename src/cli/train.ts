@@ -41,13 +41,13 @@ export function addTrainOptions(cmd: Command): Command {
     .option("--data <spec>", "mnist, fashion-mnist, or a directory of IDX files", "mnist")
     .option("--model <name>", `architecture: ${ARCHITECTURES.join(", ")}`, oneOf("--model", ARCHITECTURES), "cnn-small")
     .option("--objective <name>", `training objective: ${Object.keys(OBJECTIVES).join(", ")}`, "standard")
-    .option("--epochs <n>", "passes over the training set", int("--epochs", 0), 1)
+    .option("--epochs <n>", "passes over the training set", int("--epochs", 1), 1)
     .option("--batch-size <n>", "samples per step", int("--batch-size", 1), 64)
     .option("--optimizer <name>", "adam or sgd", oneOf("--optimizer", ["adam", "sgd"]), "adam")
-    .option("--lr <x>", "learning rate (default 0.001 for adam, 0.05 for sgd)", num("--lr", { positive: true }))
+    .option("--lr <x>", "peak learning rate (default 0.005 for adam, 0.05 for sgd)", num("--lr", { positive: true }))
     .option("--momentum <x>", "SGD momentum", num("--momentum", { min: 0 }), 0.9)
     .option("--weight-decay <x>", "L2 weight decay", num("--weight-decay", { min: 0 }), 0)
-    .option("--schedule <name>", `learning-rate schedule: ${SCHEDULES.join(", ")}`, oneOf("--schedule", [...SCHEDULES, "cyclic"]), "constant")
+    .option("--schedule <name>", `learning-rate schedule: ${SCHEDULES.join(", ")}`, oneOf("--schedule", [...SCHEDULES, "cyclic"]), "onecycle")
     .option("--step-every <epochs>", "step schedule: epochs between decays", num("--step-every", { positive: true }), 1)
     .option("--gamma <x>", "step schedule: decay factor", num("--gamma", { positive: true }), 0.1)
     .option("--seed <n>", "seed for initialisation and shuffling", int("--seed", 0), 0)
@@ -72,7 +72,9 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
   const data = loadData(o.data, { limit: o.limit, testLimit: o.testLimit });
   const arch = architecture(o.model, data.train.shape, data.train.classes);
   const model = new Model(arch).init(o.seed);
-  const lr = o.lr ?? (o.optimizer === "adam" ? 1e-3 : 0.05);
+  // Measured on MNIST (BENCHMARKS.md): Adam with a one-cycle ramp to 5e-3 reaches 98.5 %
+  // (cnn-small) and 97.4 % (mlp) in one epoch; a constant 1e-3 stops at 97.6 % and 96.1 %.
+  const lr = o.lr ?? (o.optimizer === "adam" ? 5e-3 : 0.05);
   const optConfig: OptimizerConfig = o.optimizer === "adam"
     ? { name: "adam", lr, weightDecay: o.weightDecay }
     : { name: "sgd", lr, momentum: o.momentum, weightDecay: o.weightDecay };
@@ -85,9 +87,17 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
   let startEpoch = 0;
   if (o.resume) {
     const info = loadCheckpoint(o.resume, model, optimizer);
-    if (JSON.stringify(info.config) !== JSON.stringify(runConfig)) {
+    // A resumed run must be the same run; only --epochs may grow, and not under one-cycle,
+    // whose learning rate depends on the total.
+    const { epochs: ckEpochs, ...ckRest } = info.config as typeof runConfig;
+    const { epochs: _e, ...rest } = runConfig;
+    if (JSON.stringify(ckRest) !== JSON.stringify(rest)) {
       throw new Error(`${o.resume}: checkpoint was written with different options (${JSON.stringify(info.config)})`);
     }
+    if (ckEpochs !== o.epochs && config.schedule.name === "onecycle") {
+      throw new Error(`${o.resume}: checkpoint was written for ${ckEpochs} epoch(s); the one-cycle schedule cannot be extended (use the same --epochs)`);
+    }
+    if (info.epoch >= o.epochs) throw new Error(`${o.resume}: checkpoint already has ${info.epoch} epoch(s), nothing left to train with --epochs ${o.epochs}`);
     startEpoch = info.epoch;
   }
   const batchesPerEpoch = Math.ceil(data.train.n / o.batchSize);

@@ -15,6 +15,10 @@ export interface Buf {
 export class Arena {
   private top: number;
 
+  /**
+   * A new arena starts at `start` (default: the heap base). Two arenas over one memory must
+   * not overlap: use defaultArena(rt) unless you lay out regions yourself.
+   */
   constructor(readonly rt: Runtime, start?: number) {
     this.top = align(start ?? rt.k.heapBase());
   }
@@ -55,4 +59,16 @@ export class Arena {
 
 function align(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;
+}
+
+const defaults = new WeakMap<Runtime, Arena>();
+
+/** The arena everything on this runtime shares unless given another (one heap per thread). */
+export function defaultArena(rt: Runtime): Arena {
+  let a = defaults.get(rt);
+  if (!a) {
+    a = new Arena(rt);
+    defaults.set(rt, a);
+  }
+  return a;
 }

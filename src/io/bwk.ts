@@ -104,6 +104,10 @@ export function decodeModel(buf: Buffer, source = "model"): ModelFile & { weight
     return fail("corrupt header (not valid JSON)");
   }
   if (!header || header.format !== "bulwark-model" || !Array.isArray(header.tensors)) fail("corrupt header (missing fields)");
+  const arch = header.architecture as Partial<Architecture> | null | undefined;
+  if (!arch || typeof arch !== "object" || typeof arch.name !== "string" || !Array.isArray(arch.inputShape) || !Array.isArray(arch.layers)) {
+    fail("corrupt header (no valid architecture: needs name, inputShape and layers)");
+  }
   let total = 0;
   for (const t of header.tensors) {
     if (typeof t?.name !== "string" || !Number.isInteger(t.length) || t.length < 0 || t.length > MAX_TENSOR) {

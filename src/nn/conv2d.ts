@@ -1,6 +1,6 @@
 // 2-D convolution, NCHW, square kernel, by im2col + one GEMM per batch (see assembly/conv.ts
 // for the layout). W stored [Cout, Cin, K, K] as in PyTorch and ONNX.
-import type { Ctx, Layer, ParamShape, Shape } from "./layer.js";
+import { WGRAD, type Ctx, type Layer, type ParamShape, type Shape, type WGrad } from "./layer.js";
 import type { Stream } from "../core/random.js";
 
 export class Conv2d implements Layer {
@@ -86,16 +86,17 @@ export class Conv2d implements Layer {
     k.biasAddChannels(y, this.b, batch, this.outChannels, this.plane);
   }
 
-  backward(ctx: Ctx, _x: number, _y: number, dy: number, dx: number, batch: number, accumulate: boolean, cache: number): void {
+  backward(ctx: Ctx, _x: number, _y: number, dy: number, dx: number, batch: number, wgrad: WGrad, cache: number): void {
     const { k } = ctx;
-    const acc = accumulate ? 1 : 0;
     const rowsN = batch * this.plane;
-    const col = cache;
     const dyRows = ctx.scratch;
     const dcol = dyRows + rowsN * this.outChannels * 4;
     k.transposeBatch(dy, dyRows, batch, this.outChannels, this.plane);
-    k.gemm(1, 0, this.outChannels, this.ckk, rowsN, dyRows, this.outChannels, col, this.ckk, this.gw, this.ckk, acc, ctx.gemmWork);
-    k.sumChannels(dy, this.gb, batch, this.outChannels, this.plane, acc);
+    if (wgrad !== WGRAD.skip) {
+      const acc = wgrad === WGRAD.add ? 1 : 0;
+      k.gemm(1, 0, this.outChannels, this.ckk, rowsN, dyRows, this.outChannels, cache, this.ckk, this.gw, this.ckk, acc, ctx.gemmWork);
+      k.sumChannels(dy, this.gb, batch, this.outChannels, this.plane, acc);
+    }
     if (dx !== 0) {
       k.gemm(0, 0, rowsN, this.ckk, this.outChannels, dyRows, this.outChannels, this.w, this.ckk, dcol, this.ckk, 0, ctx.gemmWork);
       const [c, h, w] = this.inShape;

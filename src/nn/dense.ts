@@ -1,5 +1,5 @@
 // Fully connected layer y = x·Wᵀ + b, W stored [out, in] as in PyTorch and ONNX Gemm.
-import type { Ctx, Layer, ParamShape, Shape } from "./layer.js";
+import { WGRAD, type Ctx, type Layer, type ParamShape, type Shape, type WGrad } from "./layer.js";
 import type { Stream } from "../core/random.js";
 
 export class Dense implements Layer {
@@ -51,11 +51,13 @@ export class Dense implements Layer {
     k.biasAddRows(y, this.b, batch, this.outF);
   }
 
-  backward(ctx: Ctx, x: number, _y: number, dy: number, dx: number, batch: number, accumulate: boolean): void {
+  backward(ctx: Ctx, x: number, _y: number, dy: number, dx: number, batch: number, wgrad: WGrad): void {
     const { k } = ctx;
-    const acc = accumulate ? 1 : 0;
-    k.gemm(1, 0, this.outF, this.inF, batch, dy, this.outF, x, this.inF, this.gw, this.inF, acc, ctx.gemmWork);
-    k.sumRows(dy, this.gb, batch, this.outF, acc);
+    if (wgrad !== WGRAD.skip) {
+      const acc = wgrad === WGRAD.add ? 1 : 0;
+      k.gemm(1, 0, this.outF, this.inF, batch, dy, this.outF, x, this.inF, this.gw, this.inF, acc, ctx.gemmWork);
+      k.sumRows(dy, this.gb, batch, this.outF, acc);
+    }
     if (dx !== 0) k.gemm(0, 0, batch, this.inF, this.outF, dy, this.outF, this.w, this.inF, dx, this.inF, 0, ctx.gemmWork);
   }
 }

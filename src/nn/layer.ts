@@ -24,6 +24,10 @@ export interface Ctx {
   scratch: number;
 }
 
+/** What backward does with weight gradients: attacks need none, shards add them up. */
+export const WGRAD = { skip: 0, write: 1, add: 2 } as const;
+export type WGrad = (typeof WGRAD)[keyof typeof WGRAD];
+
 export interface ParamShape {
   name: string;
   shape: number[];
@@ -50,10 +54,10 @@ export interface Layer {
   /** y = layer(x). `cache` is this layer's own region of cacheFloats(batch) floats. */
   forward(ctx: Ctx, x: number, y: number, batch: number, cache: number): void;
   /**
-   * Given dL/dy, add dL/dθ into the gradient slice (or overwrite it when accumulate is
-   * false) and, when dx ≠ 0, write dL/dx. x, y and cache are from the last forward call.
+   * Given dL/dy: when dx ≠ 0 write dL/dx; handle dL/dθ as `wgrad` says (skip it, write it,
+   * or add it into the gradient slice). x, y and cache are from the last forward call.
    */
-  backward(ctx: Ctx, x: number, y: number, dy: number, dx: number, batch: number, accumulate: boolean, cache: number): void;
+  backward(ctx: Ctx, x: number, y: number, dy: number, dx: number, batch: number, wgrad: WGrad, cache: number): void;
   /**
    * Interval bound propagation: [lo, hi] elementwise on the input → on the output.
    * Slot filled by the certification issue.

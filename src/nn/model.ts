@@ -1,11 +1,11 @@
 // A sequential model: layers over one flat parameter buffer (and one flat gradient buffer)
 // in WASM memory, each layer a view. Activations live in a Plan made for a batch size.
-import { Arena, type Buf } from "../core/arena.js";
+import { defaultArena, type Arena, type Buf } from "../core/arena.js";
 import { hash32, Stream, STREAM } from "../core/random.js";
 import { runtime, type Runtime } from "../core/runtime.js";
 import type { Architecture } from "./architectures.js";
 import { buildLayers } from "./build.js";
-import { sizeOf, type Ctx, type Layer } from "./layer.js";
+import { sizeOf, WGRAD, type Ctx, type Layer } from "./layer.js";
 
 /** Buffers for running a model at up to `capacity` samples per call. */
 export interface Plan {
@@ -38,7 +38,7 @@ export class Model {
   readonly outputSize: number;
   private plans: Plan | undefined;
 
-  constructor(readonly arch: Architecture, readonly arena: Arena = new Arena(runtime())) {
+  constructor(readonly arch: Architecture, readonly arena: Arena = defaultArena(runtime())) {
     this.layers = buildLayers(arch.inputShape, arch.layers);
     this.inputSize = sizeOf(arch.inputShape);
     const out = this.layers[this.layers.length - 1].outShape;
@@ -132,19 +132,20 @@ export class Model {
 
   /**
    * Back-propagates plan.grads[last] (dL/dlogits, set by the caller). Weight gradients go
-   * to `grads` (added when accumulate). With inputGrad, dL/dx lands in plan.grads[0];
-   * without it the first layer skips that product.
+   * to `grads` (added when accumulate; not computed at all with weightGrads: false, as
+   * attacks need). With inputGrad, dL/dx lands in plan.grads[0]; without it the first
+   * layer skips that product.
    */
   backward(plan: Plan, batch: number, opts: { inputGrad?: boolean; accumulate?: boolean; weightGrads?: boolean } = {}): void {
     checkBatch(plan, batch);
-    const accumulate = opts.accumulate ?? false;
+    const wgrad = opts.weightGrads === false ? WGRAD.skip : opts.accumulate ? WGRAD.add : WGRAD.write;
     // Layers before the first one that computes need no input gradient (unless asked).
     const first = this.layers.findIndex((l) => !l.aliasesInput);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i];
       if (l.aliasesInput) continue;
       const dx = i > first || opts.inputGrad ? plan.grads[i] : 0;
-      l.backward(plan.ctx, plan.acts[i], plan.acts[i + 1], plan.grads[i + 1], dx, batch, accumulate, plan.caches[i]);
+      l.backward(plan.ctx, plan.acts[i], plan.acts[i + 1], plan.grads[i + 1], dx, batch, wgrad, plan.caches[i]);
     }
   }
 
