@@ -174,7 +174,21 @@ export function countNonFinite(n: i32, x: usize): i32 {
 // SGD with momentum (PyTorch convention, weight decay folded into the gradient):
 //   g ← g + wd·p;  v ← μ·v + g;  p ← p − lr·(nesterov ? g + μ·v : v)
 export function sgdStep(n: i32, p: usize, g: usize, v: usize, lr: f32, momentum: f32, weightDecay: f32, nesterov: i32): void {
-  for (let i = 0; i < n; i++) {
+  const n4 = n & ~3;
+  const wd4 = f32x4.splat(weightDecay);
+  const mu4 = f32x4.splat(momentum);
+  const lr4 = f32x4.splat(lr);
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    const pi = v128.load(p + o);
+    const gi = f32x4.add(v128.load(g + o), f32x4.mul(wd4, pi));
+    const vi = f32x4.add(f32x4.mul(mu4, v128.load(v + o)), gi);
+    v128.store(v + o, vi);
+    const d = nesterov != 0 ? f32x4.add(gi, f32x4.mul(mu4, vi)) : vi;
+    v128.store(p + o, f32x4.sub(pi, f32x4.mul(lr4, d)));
+  }
+  for (; i < n; i++) {
     const o = <usize>i * 4;
     const gi = load<f32>(g + o) + weightDecay * load<f32>(p + o);
     const vi = momentum * load<f32>(v + o) + gi;
@@ -184,25 +198,44 @@ export function sgdStep(n: i32, p: usize, g: usize, v: usize, lr: f32, momentum:
   }
 }
 
-// Adam (decoupled weight decay when adamw != 0, else L2 folded into the gradient).
-// bc1 = 1 − β1^t and bc2 = 1 − β2^t are computed by the caller.
+// Adam (decoupled weight decay when adamw != 0, else L2 folded into the gradient), in
+// PyTorch's form: p −= lr/bc1 · m / (√v/√bc2 + eps). bc1 = 1 − β1^t and bc2 = 1 − β2^t
+// are computed by the caller. The vector loop and the scalar tail do identical arithmetic.
 export function adamStep(
   n: i32, p: usize, g: usize, m: usize, v: usize,
   lr: f32, beta1: f32, beta2: f32, eps: f32, bc1: f32, bc2: f32, weightDecay: f32, adamw: i32,
 ): void {
   const sbc2 = Mathf.sqrt(bc2);
-  for (let i = 0; i < n; i++) {
+  const step = lr / bc1;
+  const decay: f32 = adamw != 0 ? lr * weightDecay : 0;
+  const l2: f32 = adamw != 0 ? 0 : weightDecay;
+  const b1 = f32x4.splat(beta1), c1 = f32x4.splat(1 - beta1);
+  const b2 = f32x4.splat(beta2), c2 = f32x4.splat(1 - beta2);
+  const s2 = f32x4.splat(sbc2), e = f32x4.splat(eps), st = f32x4.splat(step);
+  const dc = f32x4.splat(decay), l24 = f32x4.splat(l2);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    let pi = v128.load(p + o);
+    const gi = f32x4.add(v128.load(g + o), f32x4.mul(l24, pi));
+    pi = f32x4.sub(pi, f32x4.mul(dc, pi));
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + o)), f32x4.mul(c1, gi));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + o)), f32x4.mul(f32x4.mul(c2, gi), gi));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    const den = f32x4.add(f32x4.div(f32x4.sqrt(vi), s2), e);
+    v128.store(p + o, f32x4.sub(pi, f32x4.div(f32x4.mul(st, mi), den)));
+  }
+  for (; i < n; i++) {
     const o = <usize>i * 4;
     let pi = load<f32>(p + o);
-    let gi = load<f32>(g + o);
-    if (adamw != 0) pi -= lr * weightDecay * pi;
-    else gi += weightDecay * pi;
+    const gi = load<f32>(g + o) + l2 * pi;
+    pi -= decay * pi;
     const mi = beta1 * load<f32>(m + o) + (1 - beta1) * gi;
-    const vi = beta2 * load<f32>(v + o) + (1 - beta2) * gi * gi;
+    const vi = beta2 * load<f32>(v + o) + ((1 - beta2) * gi) * gi;
     store<f32>(m + o, mi);
     store<f32>(v + o, vi);
-    // PyTorch's form: p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)
-    pi -= (lr / bc1) * mi / (Mathf.sqrt(vi) / sbc2 + eps);
-    store<f32>(p + o, pi);
+    store<f32>(p + o, pi - (step * mi) / (Mathf.sqrt(vi) / sbc2 + eps));
   }
 }

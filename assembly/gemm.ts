@@ -48,9 +48,10 @@ export function gemmWorkBytes(): i32 {
   return max(PB_BYTES + PA_BYTES, NARROW_B_BYTES + NARROW_A_BYTES);
 }
 
+// a·b + c, fused in the relaxed-SIMD build (shared with conv.ts).
 // @ts-ignore: decorator
 @inline
-function madd(a: v128, b: v128, c: v128): v128 {
+export function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     return f32x4.relaxed_madd(a, b, c);
   } else {
@@ -81,10 +82,10 @@ function hi64(a: v128, b: v128): v128 {
 }
 
 // Loads the 4×4 block at src (rows `stride` bytes apart) and stores its transpose at dst
-// (rows `dstride` bytes apart).
+// (rows `dstride` bytes apart). Shared with conv.ts.
 // @ts-ignore: decorator
 @inline
-function transpose4(src: usize, stride: usize, dst: usize, dstride: usize): void {
+export function transpose4(src: usize, stride: usize, dst: usize, dstride: usize): void {
   const r0 = v128.load(src);
   const r1 = v128.load(src + stride);
   const r2 = v128.load(src + 2 * stride);

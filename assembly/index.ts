@@ -7,7 +7,10 @@ export {
   axpy, scale, sumSquares, countNonFinite, sgdStep, adamStep,
 } from "./elementwise";
 export { softmaxCrossEntropy, argmaxRows } from "./loss";
-export { im2colRows, col2imRows, transposeBatch, avgPoolForward, avgPoolBackward } from "./conv";
+export {
+  im2colRows, col2imRows, transposeBatch, avgPoolForward, avgPoolBackward,
+  padPlanes, unpadPlanes, convTables, packConvWeights, convForwardDirect, convWeightGradDirect, convInputGradDirect,
+} from "./conv";
 
 // First free byte above the static data: the arena in src/core starts here.
 export function heapBase(): usize {

@@ -1,10 +1,13 @@
 // Clean-training throughput on one thread: our step (forward, softmax cross-entropy, backward,
 // Adam) for mlp and cnn-small, beside the same step in PyTorch 1.13 (Debian python3-torch, run
-// with /usr/bin/python3, one thread, OpenMP passive) in the same run. Prints samples/s and the
-// ratio ours/PyTorch. Skips PyTorch with a message when it is not installed.
+// with /usr/bin/python3, one thread, OpenMP passive) in the same run. The machine is a shared
+// VM whose speed swings by up to 2×, so ours (plain and relaxed builds) and PyTorch run in
+// interleaved short slices over several rounds and each reports its best slice. Skips PyTorch
+// with a message when it is not installed.
 //
-//   npx tsx scripts/bench-train.ts [--models mlp,cnn-small] [--batches 64,128] [--seconds 2] [--json]
-import { execFileSync } from "node:child_process";
+//   npx tsx scripts/bench-train.ts [--models mlp,cnn-small] [--batches 64,128] [--rounds 6] [--slice 0.4] [--json]
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Arena } from "../src/core/arena.js";
@@ -20,14 +23,22 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
 }
-const models = arg("models", "mlp,cnn-small").split(",");
-const batches = arg("batches", "64,128").split(",").map(Number);
-const seconds = Number(arg("seconds", "2"));
-const json = process.argv.includes("--json");
+
+export interface TrainBenchRow {
+  model: string;
+  batch: number;
+  oursPlain: number;
+  oursRelaxed: number | null;
+  pytorch1Thread: number | null;
+  ratioPlain: number | null;
+  ratioRelaxed: number | null;
+}
+
 const PY = "/usr/bin/python3";
 const TORCH_SCRIPT = fileURLToPath(new URL("./torch_step.py", import.meta.url));
 
-function ours(simd: "plain" | "relaxed", name: string, batch: number): number {
+/** Our training step, ready to time in slices. */
+function ourStep(simd: "plain" | "relaxed", name: string, batch: number): () => void {
   const rt = new Runtime({ simd });
   const model = new Model(architecture(name), new Arena(rt)).init(0);
   const opt = createOptimizer(model, { name: "adam", lr: 1e-3 });
@@ -35,67 +46,90 @@ function ours(simd: "plain" | "relaxed", name: string, batch: number): number {
   const s = new Stream(0, 1);
   for (let i = 0; i < batch * model.inputSize; i++) plan.input[i] = s.next();
   for (let i = 0; i < batch; i++) plan.labels[i] = i % 10;
-  const step = () => {
+  return () => {
     standard.step(model, plan, batch);
     opt.step(1e-3);
   };
-  for (let i = 0; i < 5; i++) step();
-  // Best of 5 slices: other processes share the cores, the best slice is the machine's speed.
-  let best = 0;
-  for (let r = 0; r < 5; r++) {
-    let n = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < (seconds * 1000) / 5) {
-      step();
-      n++;
-    }
-    best = Math.max(best, (n * batch) / ((performance.now() - t0) / 1000));
-  }
-  return best;
 }
 
-let torchNote = "";
-function torchAvailable(): boolean {
-  if (!existsSync(PY)) {
-    torchNote = `${PY} not found`;
-    return false;
+function slice(step: () => void, batch: number, seconds: number): number {
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < seconds * 1000) {
+    step();
+    n++;
   }
-  try {
-    execFileSync(PY, ["-c", "import torch"], { stdio: "pipe" });
-    return true;
-  } catch {
-    torchNote = "PyTorch not installed (apt-get install python3-torch libopenblas0-pthread)";
-    return false;
-  }
+  return (n * batch) / ((performance.now() - t0) / 1000);
 }
 
-function torch(name: string, batch: number): number {
-  const out = execFileSync(PY, [TORCH_SCRIPT, "--model", name, "--batch", String(batch), "--threads", "1", "--seconds", String(seconds)], {
+/** A long-lived PyTorch process answering timing requests, or a reason why there is none. */
+async function startTorch(): Promise<{ ask(model: string, batch: number, seconds: number): Promise<number>; close(): void } | string> {
+  if (!existsSync(PY)) return `${PY} not found`;
+  const child = spawn(PY, [TORCH_SCRIPT], {
     env: { ...process.env, OMP_NUM_THREADS: "1", OPENBLAS_NUM_THREADS: "1", MKL_NUM_THREADS: "1", OMP_WAIT_POLICY: "PASSIVE" },
-    encoding: "utf8",
+    stdio: ["pipe", "pipe", "pipe"],
   });
-  return JSON.parse(out.trim().split("\n").pop()!).samplesPerSecond;
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) return /No module named 'torch'/.test(stderr) ? "PyTorch not installed (apt-get install python3-torch libopenblas0-pthread)" : `PyTorch failed to start: ${stderr.trim().split("\n").pop()}`;
+  return {
+    async ask(model, batch, seconds) {
+      child.stdin.write(JSON.stringify({ model, batch, seconds }) + "\n");
+      const r = await lines.next();
+      if (r.done) throw new Error(`PyTorch process ended: ${stderr.trim().split("\n").pop()}`);
+      return JSON.parse(r.value).samplesPerSecond;
+    },
+    close: () => child.stdin.end(),
+  };
 }
 
-const haveTorch = torchAvailable();
-const haveRelaxed = relaxedSimdAvailable();
-const rows: Record<string, unknown>[] = [];
-for (const name of models) {
-  for (const batch of batches) {
-    const plain = ours("plain", name, batch);
-    const relaxed = haveRelaxed ? ours("relaxed", name, batch) : null;
-    const pt = haveTorch ? torch(name, batch) : null;
-    const row = {
-      model: name, batch, oursPlain: Math.round(plain), oursRelaxed: relaxed && Math.round(relaxed),
-      pytorch1Thread: pt && Math.round(pt),
-      ratioPlain: pt ? +(plain / pt).toFixed(3) : null,
-      ratioRelaxed: pt && relaxed ? +(relaxed / pt).toFixed(3) : null,
-    };
-    rows.push(row);
-    if (!json) {
-      console.log(`${name.padEnd(10)} batch ${String(batch).padStart(4)}  ours plain ${String(row.oursPlain).padStart(6)}  relaxed ${String(row.oursRelaxed ?? "-").padStart(6)}  pytorch ${String(row.pytorch1Thread ?? "-").padStart(6)} samples/s  ratio plain ${row.ratioPlain ?? "-"}  relaxed ${row.ratioRelaxed ?? "-"}`);
+export async function benchTrain(opts: { models: string[]; batches: number[]; rounds: number; slice: number }): Promise<{ rows: TrainBenchRow[]; pytorch: string }> {
+  const torch = await startTorch();
+  const relaxed = relaxedSimdAvailable();
+  const rows: TrainBenchRow[] = [];
+  for (const name of opts.models) {
+    for (const batch of opts.batches) {
+      const plainStep = ourStep("plain", name, batch);
+      const relaxedStep = relaxed ? ourStep("relaxed", name, batch) : null;
+      for (let i = 0; i < 3; i++) {
+        plainStep();
+        relaxedStep?.();
+      }
+      let bp = 0, br = 0, bt = 0;
+      for (let r = 0; r < opts.rounds; r++) {
+        bp = Math.max(bp, slice(plainStep, batch, opts.slice));
+        if (relaxedStep) br = Math.max(br, slice(relaxedStep, batch, opts.slice));
+        if (typeof torch !== "string") bt = Math.max(bt, await torch.ask(name, batch, opts.slice));
+      }
+      rows.push({
+        model: name, batch, oursPlain: Math.round(bp), oursRelaxed: relaxed ? Math.round(br) : null,
+        pytorch1Thread: bt ? Math.round(bt) : null,
+        ratioPlain: bt ? +(bp / bt).toFixed(3) : null,
+        ratioRelaxed: bt && relaxed ? +(br / bt).toFixed(3) : null,
+      });
     }
   }
+  if (typeof torch !== "string") torch.close();
+  return { rows, pytorch: typeof torch === "string" ? torch : "python3-torch, 1 thread" };
 }
-if (!haveTorch && !json) console.log(`PyTorch comparison skipped: ${torchNote}`);
-if (json) console.log(JSON.stringify({ benchmark: "train-step-1-thread", rows, pytorch: haveTorch ? "python3-torch" : torchNote }));
+
+export function formatTrainRows(rows: TrainBenchRow[]): string {
+  return rows.map((r) =>
+    `${r.model.padEnd(10)} batch ${String(r.batch).padStart(4)}  ours plain ${String(r.oursPlain).padStart(6)}  relaxed ${String(r.oursRelaxed ?? "-").padStart(6)}  pytorch ${String(r.pytorch1Thread ?? "-").padStart(6)} samples/s  ratio plain ${r.ratioPlain ?? "-"}  relaxed ${r.ratioRelaxed ?? "-"}`).join("\n");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = await benchTrain({
+    models: arg("models", "mlp,cnn-small").split(","),
+    batches: arg("batches", "64,128").split(",").map(Number),
+    rounds: Number(arg("rounds", "6")),
+    slice: Number(arg("slice", "0.4")),
+  });
+  if (process.argv.includes("--json")) console.log(JSON.stringify({ benchmark: "train-step-1-thread", ...r }));
+  else {
+    console.log(formatTrainRows(r.rows));
+    if (r.pytorch !== "python3-torch, 1 thread") console.log(`PyTorch comparison skipped: ${r.pytorch}`);
+  }
+}

@@ -42,6 +42,12 @@ const CONVS: [number, number, number, number, number, number, number, number][] 
   [1, 4, 3, 10, 11, 3, 3, 2], // stride 3, padding 2
   [2, 3, 2, 5, 6, 1, 1, 0], // 1×1 kernel
   [1, 2, 17, 6, 6, 3, 1, 1], // more output channels than one SIMD tile
+  // 4×4 kernels with Cout % 8 == 0 take the implicit-GEMM engine (src/nn/conv2d.ts):
+  [3, 1, 16, 28, 28, 4, 2, 1], // cnn-small's first layer
+  [2, 16, 32, 14, 14, 4, 2, 1], // cnn-small's second layer (49 pixels: partial pixel tiles)
+  [3, 3, 8, 9, 7, 4, 1, 0], // stride 1, no padding, odd sizes
+  [2, 2, 16, 10, 11, 4, 3, 2], // stride 3, padding 2
+  [1, 2, 24, 5, 5, 4, 1, 2], // padding wider than the image edge
 ];
 
 function geom([batch, cin, cout, h, w, k, stride, pad]: (typeof CONVS)[number]): ConvGeom {

@@ -27,6 +27,14 @@ export interface Kernels {
   transposeBatch(src: number, dst: number, batch: number, rows: number, cols: number): void;
   avgPoolForward(x: number, y: number, planes: number, height: number, width: number, k: number, s: number, oh: number, ow: number): void;
   avgPoolBackward(dy: number, dx: number, planes: number, height: number, width: number, k: number, s: number, oh: number, ow: number): void;
+  padPlanes(x: number, xp: number, planes: number, height: number, width: number, pad: number): void;
+  unpadPlanes(xp: number, x: number, planes: number, height: number, width: number, pad: number): void;
+  convTables(off: number, base: number, batch: number, channels: number, hp: number, wp: number,
+    kh: number, kw: number, stride: number, oh: number, ow: number): void;
+  packConvWeights(w: number, wt: number, cout: number, ckk: number): void;
+  convForwardDirect(xp: number, wt: number, bias: number, y: number, M: number, cout: number, ckk: number, off: number, base: number): void;
+  convWeightGradDirect(xp: number, dy: number, dw: number, M: number, cout: number, ckk: number, off: number, base: number, accumulate: number): void;
+  convInputGradDirect(dy: number, w: number, dxp: number, M: number, cout: number, ckk: number, off: number, base: number): void;
   heapBase(): number;
   relaxedSimd(): number;
 }

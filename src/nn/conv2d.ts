@@ -1,5 +1,7 @@
-// 2-D convolution, NCHW, square kernel, by im2col + one GEMM per batch (see assembly/conv.ts
-// for the layout). W stored [Cout, Cin, K, K] as in PyTorch and ONNX.
+// 2-D convolution, NCHW, square kernel, W stored [Cout, Cin, K, K] as in PyTorch and ONNX.
+// Two engines (assembly/conv.ts): 4×4 kernels with Cout % 8 == 0 run as an implicit GEMM
+// over a zero-padded copy of the input (no im2col matrix); other shapes use im2col + gemm.
+// Both produce output rows [B·P, Cout] that one transpose turns into NCHW.
 import { WGRAD, type Ctx, type Layer, type ParamShape, type Shape, type WGrad } from "./layer.js";
 import type { Stream } from "../core/random.js";
 
@@ -12,6 +14,10 @@ export class Conv2d implements Layer {
   private readonly oh: number;
   private readonly ow: number;
   private readonly ckk: number;
+  /** Implicit-GEMM engine applies (4-wide kernel, whole 8-channel panels). */
+  private readonly direct: boolean;
+  private readonly hp: number;
+  private readonly wp: number;
   private w = 0;
   private b = 0;
   private gw = 0;
@@ -27,6 +33,9 @@ export class Conv2d implements Layer {
     this.ow = Math.floor((w + 2 * padding - kernel) / stride) + 1;
     if (this.oh < 1 || this.ow < 1) throw new Error(`conv2d kernel ${kernel} does not fit a ${h}×${w} input`);
     this.ckk = c * kernel * kernel;
+    this.direct = kernel === 4 && outChannels % 8 === 0;
+    this.hp = h + 2 * padding;
+    this.wp = w + 2 * padding;
     this.inShape = [c, h, w];
     this.outShape = [outChannels, this.oh, this.ow];
     this.paramCount = outChannels * this.ckk + outChannels;
@@ -61,13 +70,27 @@ export class Conv2d implements Layer {
   }
 
   scratchFloats(batch: number): number {
+    const rows = batch * this.plane * this.outChannels;
+    if (this.direct) {
+      // forward: output rows + packed weights; backward: dy rows + the padded input gradient
+      return Math.max(rows + this.ckk * this.outChannels, rows + batch * this.inShape[0] * this.hp * this.wp) + 16;
+    }
     // [B·P, Cout] rows (forward output / backward dy) + the [B·P, CKK] input-gradient patches.
-    return batch * this.plane * (this.ckk + this.outChannels) + 16;
+    return rows + batch * this.plane * this.ckk + 16;
   }
 
   cacheFloats(batch: number): number {
-    // The forward pass's im2col patches, reused by the weight gradient.
+    // Kept from forward for the weight gradient: the padded input and its offset tables
+    // (direct engine), or the im2col patches.
+    if (this.direct) return batch * this.inShape[0] * this.hp * this.wp + this.ckk + batch * this.plane + 16;
     return batch * this.plane * this.ckk;
+  }
+
+  /** Regions of the direct engine's cache: padded input, patch offsets, pixel bases. */
+  private directCache(cache: number, batch: number): { xp: number; off: number; base: number } {
+    const xp = cache;
+    const off = xp + batch * this.inShape[0] * this.hp * this.wp * 4;
+    return { xp, off, base: off + this.ckk * 4 };
   }
 
   private im2col(ctx: Ctx, x: number, col: number, batch: number): void {
@@ -78,6 +101,18 @@ export class Conv2d implements Layer {
   forward(ctx: Ctx, x: number, y: number, batch: number, cache: number): void {
     const { k } = ctx;
     const rowsN = batch * this.plane;
+    if (this.direct) {
+      const [c, h, w] = this.inShape;
+      const { xp, off, base } = this.directCache(cache, batch);
+      const rows = ctx.scratch;
+      const wt = rows + rowsN * this.outChannels * 4;
+      k.padPlanes(x, xp, batch * c, h, w, this.padding);
+      k.convTables(off, base, batch, c, this.hp, this.wp, this.kernel, this.kernel, this.stride, this.oh, this.ow);
+      k.packConvWeights(this.w, wt, this.outChannels, this.ckk);
+      k.convForwardDirect(xp, wt, this.b, rows, rowsN, this.outChannels, this.ckk, off, base);
+      k.transposeBatch(rows, y, batch, this.plane, this.outChannels);
+      return;
+    }
     const col = cache;
     const rows = ctx.scratch;
     this.im2col(ctx, x, col, batch);
@@ -92,6 +127,23 @@ export class Conv2d implements Layer {
     const dyRows = ctx.scratch;
     const dcol = dyRows + rowsN * this.outChannels * 4;
     k.transposeBatch(dy, dyRows, batch, this.outChannels, this.plane);
+    if (this.direct) {
+      const [c, h, w] = this.inShape;
+      const { xp, off, base } = this.directCache(cache, batch);
+      if (wgrad !== WGRAD.skip) {
+        const acc = wgrad === WGRAD.add ? 1 : 0;
+        k.convWeightGradDirect(xp, dyRows, this.gw, rowsN, this.outChannels, this.ckk, off, base, acc);
+        k.sumChannels(dy, this.gb, batch, this.outChannels, this.plane, acc);
+      }
+      if (dx !== 0) {
+        const dxp = dcol; // the padded input gradient takes the patches' place
+        const planes = batch * c;
+        ctx.rt.f32(dxp, planes * this.hp * this.wp).fill(0);
+        k.convInputGradDirect(dyRows, this.w, dxp, rowsN, this.outChannels, this.ckk, off, base);
+        k.unpadPlanes(dxp, dx, planes, h, w, this.padding);
+      }
+      return;
+    }
     if (wgrad !== WGRAD.skip) {
       const acc = wgrad === WGRAD.add ? 1 : 0;
       k.gemm(1, 0, this.outChannels, this.ckk, rowsN, dyRows, this.outChannels, cache, this.ckk, this.gw, this.ckk, acc, ctx.gemmWork);

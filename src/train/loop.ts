@@ -52,7 +52,7 @@ export interface TrainResult {
 }
 
 export function validateTrainConfig(c: TrainConfig): void {
-  if (!Number.isInteger(c.epochs) || c.epochs < 1) throw new Error(`epochs must be a positive integer, got ${c.epochs}`);
+  if (!Number.isInteger(c.epochs) || c.epochs < 0) throw new Error(`epochs must be a non-negative integer, got ${c.epochs}`);
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new Error(`batch size must be a positive integer, got ${c.batchSize}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`seed must be a non-negative integer, got ${c.seed}`);
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
