@@ -24,6 +24,8 @@ import { Arena } from "../src/core/arena.js";
 import { relaxedSimdAvailable } from "../src/core/module.js";
 import { Stream } from "../src/core/random.js";
 import { tfjsWasm, tfjsWasmFeatures, type Tf } from "../test/helpers/tfjs.js";
+import { Model } from "../src/nn/model.js";
+import { benchTrain, formatTrainRows } from "./bench-train.js";
 
 // ---------------------------------------------------------------------------------------
 // Command line and shared helpers
@@ -426,9 +428,131 @@ async function benchGemm(opts: Options): Promise<SectionResult> {
 // ---------------------------------------------------------------------------------------
 // Sections and main
 
+
+// ---------------------------------------------------------------------------------------
+// Convolution: forward, input gradient and weight gradient of cnn-small's two conv layers
+// at batch 128, through the Conv2d layer (the code training runs), beside tfjs-backend-wasm
+// conv2d and Conv2DBackpropInput. tfjs-backend-wasm has no Conv2DBackpropFilter kernel, so
+// the weight gradient has no tfjs figure. Results are compared with tfjs before timing.
+
+interface ConvShape {
+  name: string;
+  cin: number;
+  cout: number;
+  hw: number;
+  k: number;
+  stride: number;
+  pad: number;
+}
+
+const CONV_SHAPES: ConvShape[] = [
+  { name: "cnn-small conv1", cin: 1, cout: 16, hw: 28, k: 4, stride: 2, pad: 1 },
+  { name: "cnn-small conv2", cin: 16, cout: 32, hw: 14, k: 4, stride: 2, pad: 1 },
+  { name: "cnn-large conv1 (3×3)", cin: 1, cout: 32, hw: 28, k: 3, stride: 1, pad: 1 },
+];
+
+async function benchConv(opts: Options): Promise<SectionResult> {
+  const batch = Number(opts.args.get("batch") ?? 128);
+  const tf = await tfjsWasm();
+  const variants = (["plain", "relaxed"] as const).filter((v) => v === "plain" || relaxedSimdAvailable());
+  const rows: Record<string, unknown>[] = [];
+  const textRows: string[][] = [];
+  let ok = true;
+  for (const sh of CONV_SHAPES) {
+    const oh = Math.floor((sh.hw + 2 * sh.pad - sh.k) / sh.stride) + 1;
+    const inN = batch * sh.cin * sh.hw * sh.hw;
+    const outN = batch * sh.cout * oh * oh;
+    const flops = 2 * batch * oh * oh * sh.cout * sh.cin * sh.k * sh.k;
+    const rng = new Stream(7, 3);
+    const x = Float32Array.from({ length: inN }, () => rng.next());
+    const dy = Float32Array.from({ length: outN }, () => rng.next() - 0.5);
+    // Ours, per build: a one-layer model (conv + flatten) so the layer runs as in training.
+    const ours = variants.map((simd) => {
+      const rt = new Runtime({ simd });
+      const model = new Model({ name: "conv", inputShape: [sh.cin, sh.hw, sh.hw], layers: [
+        { type: "conv2d", inChannels: sh.cin, outChannels: sh.cout, kernel: sh.k, stride: sh.stride, padding: sh.pad },
+        { type: "flatten" }] }, new Arena(rt)).init(1);
+      const plan = model.plan(batch);
+      plan.input.set(x);
+      rt.f32(plan.grads[2], outN).set(dy);
+      const layer = model.layers[0];
+      const fwd = () => layer.forward(plan.ctx, plan.acts[0], plan.acts[1], batch, plan.caches[0]);
+      const dxPass = () => layer.backward(plan.ctx, plan.acts[0], plan.acts[1], plan.grads[1], plan.grads[0], batch, 0, plan.caches[0]);
+      const dwPass = () => layer.backward(plan.ctx, plan.acts[0], plan.acts[1], plan.grads[1], 0, batch, 1, plan.caches[0]);
+      fwd();
+      dxPass();
+      return { simd, model, plan, rt, fwd, dxPass, dwPass };
+    });
+    // tfjs (NHWC, filter [K,K,Cin,Cout]) on the same numbers.
+    const w = ours[0].model.params.f32;
+    const nw = sh.cout * sh.cin * sh.k * sh.k;
+    const xt = tf.transpose(tf.tensor4d(x, [batch, sh.cin, sh.hw, sh.hw]), [0, 2, 3, 1]);
+    const wt = tf.transpose(tf.tensor4d(w.slice(0, nw), [sh.cout, sh.cin, sh.k, sh.k]), [2, 3, 1, 0]);
+    const bt = tf.tensor1d(w.slice(nw));
+    const dyt = tf.transpose(tf.tensor4d(dy, [batch, sh.cout, oh, oh]), [0, 2, 3, 1]);
+    const pad = [[0, 0], [sh.pad, sh.pad], [sh.pad, sh.pad], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+    const tfFwd = () => tf.tidy(() => tf.add(tf.conv2d(xt, wt as never, sh.stride, pad), bt));
+    const tfDx = () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dyt, filter: wt },
+      { strides: [sh.stride, sh.stride], pad, dataFormat: "NHWC", inputShape: [batch, sh.hw, sh.hw, sh.cin] } as never) as ReturnType<Tf["tensor4d"]>;
+    // Check before timing.
+    const yRef = tf.transpose(tfFwd(), [0, 3, 1, 2]).dataSync();
+    const dxRef = tf.transpose(tfDx(), [0, 3, 1, 2]).dataSync();
+    for (const o of ours) {
+      const ey = maxRelErr(o.rt.f32(o.plan.acts[1], outN), yRef);
+      const ex = maxRelErr(o.rt.f32(o.plan.grads[0], inN), dxRef);
+      if (ey > 1e-4 || ex > 1e-4) {
+        ok = false;
+        textRows.push([sh.name, `MISMATCH ${o.simd}: forward ${ey.toExponential(1)}, input grad ${ex.toExponential(1)}`, "", "", "", ""]);
+      }
+    }
+    const pass = (name: string, oursFns: (() => void)[], tfFn: (() => void) | null) => {
+      const timed = [...oursFns.map((f) => prepare(f, opts.quick)), ...(tfFn ? [prepare(tfFn, opts.quick)] : [])];
+      timeInterleaved(timed, opts.quick);
+      const gf = timed.map((t) => flops / t.best / 1e9);
+      const plain = gf[0];
+      const relaxed = variants.length > 1 ? gf[1] : null;
+      const tfj = tfFn ? gf[gf.length - 1] : null;
+      const row = { shape: sh.name, batch, pass: name, plainGflops: +plain.toFixed(1), relaxedGflops: relaxed && +relaxed.toFixed(1), tfjsGflops: tfj && +tfj.toFixed(1), ratioPlainVsTfjs: tfj ? +(plain / tfj).toFixed(2) : null, ratioRelaxedVsTfjs: tfj && relaxed ? +(relaxed / tfj).toFixed(2) : null };
+      rows.push(row);
+      textRows.push([sh.name, name, plain.toFixed(1), relaxed ? relaxed.toFixed(1) : "-", tfj ? tfj.toFixed(1) : "no kernel",
+        tfj ? `${(plain / tfj).toFixed(2)} / ${relaxed ? (relaxed / tfj).toFixed(2) : "-"}` : "-"]);
+    };
+    const dispose = (f: () => unknown) => () => tf.dispose(f() as never);
+    pass("forward", ours.map((o) => o.fwd), dispose(tfFwd));
+    pass("input grad", ours.map((o) => o.dxPass), dispose(tfDx));
+    pass("weight grad", ours.map((o) => o.dwPass), null);
+    tf.dispose([xt, wt, bt, dyt]);
+  }
+  const text = table(["layer (batch " + batch + ")", "pass", "plain GF/s", "relaxed GF/s", "tfjs GF/s", "ours/tfjs"], textRows);
+  return { section: "conv", rows, meta: { batch, tfjs: tfjsWasmFeatures(tf) }, text, ok };
+}
+
+function maxRelErr(a: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) scale = Math.max(scale, Math.abs(ref[i]));
+  let e = 0;
+  for (let i = 0; i < ref.length; i++) e = Math.max(e, Math.abs(a[i] - ref[i]));
+  return e / Math.max(scale, 1e-30);
+}
+
+// ---------------------------------------------------------------------------------------
+// Clean training samples/s on one thread, ours vs PyTorch (scripts/bench-train.ts).
+
+async function benchTrainSection(opts: Options): Promise<SectionResult> {
+  const r = await benchTrain({
+    models: (opts.args.get("models") ?? "mlp,cnn-small").split(","),
+    batches: (opts.args.get("batches") ?? "64,128").split(",").map(Number),
+    rounds: opts.quick ? 2 : 6,
+    slice: opts.quick ? 0.2 : 0.4,
+  });
+  const note = r.pytorch === "python3-torch, 1 thread" ? "" : `\nPyTorch comparison skipped: ${r.pytorch}`;
+  return { section: "train", rows: r.rows as unknown as Record<string, unknown>[], meta: { pytorch: r.pytorch }, text: formatTrainRows(r.rows) + note, ok: true };
+}
+
 const SECTIONS: Section[] = [
   { name: "gemm", describe: "sgemm nn/nt/tn, plain and relaxed builds vs tfjs-backend-wasm", run: benchGemm },
-  // Further sections (conv kernels, training samples/s) go here.
+  { name: "conv", describe: "conv forward / input grad / weight grad (cnn-small shapes, batch 128) vs tfjs-backend-wasm", run: benchConv },
+  { name: "train", describe: "clean training samples/s on one thread, ours vs PyTorch", run: benchTrainSection },
 ];
 
 async function main(): Promise<void> {
