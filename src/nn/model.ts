@@ -29,24 +29,44 @@ export interface Plan {
   lossesPtr: number;
 }
 
+/** Where a model's buffers live when they are not its own (a worker's view of shared weights). */
+export interface ModelBuffers {
+  /** Byte address of an existing parameter buffer (not zeroed, not owned). */
+  params?: number;
+  /** Byte address of the gradient buffer to write into. */
+  grads?: number;
+}
+
 export class Model {
   readonly layers: Layer[];
   readonly paramCount: number;
   readonly params: Buf;
-  readonly grads: Buf;
+  grads: Buf;
   readonly inputSize: number;
   readonly outputSize: number;
   private plans: Plan | undefined;
 
-  constructor(readonly arch: Architecture, readonly arena: Arena = defaultArena(runtime())) {
+  constructor(readonly arch: Architecture, readonly arena: Arena = defaultArena(runtime()), buffers: ModelBuffers = {}) {
     this.layers = buildLayers(arch.inputShape, arch.layers);
     this.inputSize = sizeOf(arch.inputShape);
     const out = this.layers[this.layers.length - 1].outShape;
     if (out.length !== 1) throw new Error(`the last layer must output a vector of logits, got [${out.join(",")}]`);
     this.outputSize = out[0];
     this.paramCount = this.layers.reduce((s, l) => s + l.paramCount, 0);
-    this.params = arena.f32(this.paramCount);
-    this.grads = arena.f32(this.paramCount);
+    const view = (ptr: number): Buf => ({ ptr, length: this.paramCount, f32: arena.rt.f32(ptr, this.paramCount) });
+    this.params = buffers.params !== undefined ? view(buffers.params) : arena.f32(this.paramCount);
+    this.grads = buffers.grads !== undefined ? view(buffers.grads) : arena.f32(this.paramCount);
+    this.bindLayers();
+  }
+
+  /** Sends weight gradients to another buffer (a shard's slot) from now on. */
+  setGradBuffer(ptr: number): void {
+    if (ptr === this.grads.ptr) return;
+    this.grads = { ptr, length: this.paramCount, f32: this.rt.f32(ptr, this.paramCount) };
+    this.bindLayers();
+  }
+
+  private bindLayers(): void {
     let off = 0;
     for (const l of this.layers) {
       l.bind(this.params.ptr + off * 4, this.grads.ptr + off * 4);
