@@ -16,7 +16,7 @@ import { Runtime } from "../src/core/runtime.js";
 import { relaxedSimdAvailable } from "../src/core/module.js";
 import { architecture } from "../src/nn/architectures.js";
 import { Model } from "../src/nn/model.js";
-import { standard } from "../src/train/objective.js";
+import { standardStep } from "../src/train/objective.js";
 import { createOptimizer } from "../src/train/optimizer.js";
 
 function arg(name: string, def: string): string {
@@ -47,7 +47,7 @@ function ourStep(simd: "plain" | "relaxed", name: string, batch: number): () => 
   for (let i = 0; i < batch * model.inputSize; i++) plan.input[i] = s.next();
   for (let i = 0; i < batch; i++) plan.labels[i] = i % 10;
   return () => {
-    standard.step(model, plan, batch);
+    standardStep(model, plan, batch);
     opt.step(1e-3);
   };
 }

@@ -327,7 +327,7 @@ test("extending a one-cycle run with --resume is refused with a clear error", as
   const dir = tmp(t);
   const ck = join(dir, "ck.bwk");
   json(t, await bulwark([...CK, "--epochs", "1", "--checkpoint", ck]));
-  failsWith(t, await bulwark([...CK, "--epochs", "2", "--resume", ck]), 1, /one-cycle schedule cannot be extended/, "onecycle extend");
+  failsWith(t, await bulwark([...CK, "--epochs", "2", "--resume", ck]), 1, /one-cycle schedule and the ε warm-up cannot be extended/, "onecycle extend");
   failsWith(t, await bulwark([...CK, "--epochs", "1", "--resume", ck]), 1, /nothing left to train/, "already done");
   failsWith(t, await bulwark([...CK, "--epochs", "1", "--seed", "5", "--resume", ck]), 1, /different options/, "other options");
 });

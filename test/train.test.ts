@@ -21,7 +21,7 @@ import { Model } from "../src/nn/model.js";
 import { loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.js";
 import { evaluate } from "../src/train/evaluate.js";
 import { train, validateTrainConfig, type BatchInfo, type TrainConfig } from "../src/train/loop.js";
-import { standard } from "../src/train/objective.js";
+import { standardStep } from "../src/train/objective.js";
 import { createOptimizer, type OptimizerConfig } from "../src/train/optimizer.js";
 import { learningRate, parseSchedule, type ScheduleConfig } from "../src/train/schedule.js";
 import { makeModel, testArena } from "./helpers/layercheck.js";
@@ -42,7 +42,7 @@ const CONSTANT: ScheduleConfig = { name: "constant" };
 async function trainRecipe(name: string, lr: number, schedule: ScheduleConfig, seed = 0, onBatch?: (b: BatchInfo) => void) {
   const model = newModel(name, seed);
   const optimizer = createOptimizer(model, { name: "adam", lr });
-  const result = await train(model, data().train, standard, optimizer, { epochs: 1, batchSize: 64, seed, lr, schedule }, { onBatch });
+  const result = await train(model, data().train, optimizer, { epochs: 1, batchSize: 64, seed, lr, schedule }, { onBatch });
   return { model, result, test: evaluate(model, data().test) };
 }
 
@@ -89,7 +89,7 @@ test.serial("the epoch loss falls over three epochs", async (t) => {
   const train2k = { ...data().train, n: 2000, x: data().train.x.subarray(0, 2000 * 784), y: data().train.y.subarray(0, 2000) };
   const model = newModel("mlp", 3);
   const opt = createOptimizer(model, { name: "adam", lr: 1e-3 });
-  const r = await train(model, train2k, standard, opt, { epochs: 3, batchSize: 64, seed: 3, lr: 1e-3, schedule: CONSTANT });
+  const r = await train(model, train2k, opt, { epochs: 3, batchSize: 64, seed: 3, lr: 1e-3, schedule: CONSTANT });
   const losses = r.epochs.map((e) => e.loss);
   t.log(`epoch losses ${losses.map((l) => l.toFixed(4)).join(", ")}`);
   t.true(losses[1] < losses[0] && losses[2] < losses[1], losses.join(", "));
@@ -137,7 +137,7 @@ test("the loop asks the schedule at the fractional epoch of each batch", async (
   const opt = createOptimizer(model, { name: "sgd", lr: 0.1 });
   const schedule: ScheduleConfig = { name: "onecycle", peak: 0.4 };
   const seen: BatchInfo[] = [];
-  await train(model, ds, standard, opt, { epochs: 2, batchSize: 30, seed: 0, lr: 0.1, schedule }, { onBatch: (b) => seen.push(b) });
+  await train(model, ds, opt, { epochs: 2, batchSize: 30, seed: 0, lr: 0.1, schedule }, { onBatch: (b) => seen.push(b) });
   t.is(seen.length, 8); // 4 batches (30, 30, 30, 10) per epoch
   for (const b of seen) t.is(b.lr, learningRate(schedule, 0.1, b.epoch + b.batch / b.batches, 2));
   t.is(seen[0].lr, 0);
@@ -219,7 +219,7 @@ test("SGD and Adam each reduce the loss on a fixed MNIST batch over 20 steps", (
     const opt = createOptimizer(model, config);
     const losses: number[] = [];
     for (let step = 0; step < 20; step++) {
-      losses.push(standard.step(model, plan, batch).loss);
+      losses.push(standardStep(model, plan, batch).lossSum / batch);
       opt.step(config.lr);
     }
     model.forward(plan, batch);
@@ -257,7 +257,7 @@ test("optimiser state round-trips, and bad configurations and states are refused
 async function run2k(seed: number, epochs = 1, hooks = {}, model = newModel("mlp", seed), startEpoch = 0, optimizer = createOptimizer(model, { name: "adam", lr: 1e-3 })) {
   const ds = { ...data().train, n: 2000, x: data().train.x.subarray(0, 2000 * 784), y: data().train.y.subarray(0, 2000) };
   const config: TrainConfig = { epochs, batchSize: 64, seed, lr: 1e-3, schedule: { name: "onecycle" } };
-  const result = await train(model, ds, standard, optimizer, config, hooks, startEpoch);
+  const result = await train(model, ds, optimizer, config, hooks, startEpoch);
   return { model, optimizer, result };
 }
 
@@ -348,7 +348,7 @@ test("validateTrainConfig and train refuse bad configurations", async (t) => {
   const model = makeModel([1, 2, 2], [{ type: "flatten" }, { type: "dense", in: 4, out: 3 }], 1);
   const opt = createOptimizer(model, { name: "sgd", lr: 0.1 });
   const empty = fromFloat("empty", new Float32Array(0), [], [1, 2, 2], 3);
-  await t.throwsAsync(() => train(model, empty, standard, opt, ok), { message: /training set is empty/ });
+  await t.throwsAsync(() => train(model, empty, opt, ok), { message: /training set is empty/ });
 });
 
 test("evaluate: accuracy is the share of arg-max predictions equal to the labels, whatever the batch size", (t) => {

@@ -1,16 +1,21 @@
-// `bulwark train`: train a built-in architecture on a dataset and save it.
+// `bulwark train`: train a built-in architecture on a dataset (standard or adversarial
+// objectives, on all cores or in-process), report clean and robust accuracy, save it.
 import type { Command } from "commander";
 import { loadData } from "../data/index.js";
-import { saveModel } from "../io/bwk.js";
-import { weightsHash } from "../io/bwk.js";
+import { saveModel, weightsHash } from "../io/bwk.js";
 import { ARCHITECTURES, architecture } from "../nn/architectures.js";
 import { Model } from "../nn/model.js";
+import { InlineExecutor, type Executor } from "../pool/executor.js";
+import { PoolExecutor, resolveWorkers } from "../pool/pool.js";
+import { TASKS } from "../worker/entry.js";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.js";
-import { evaluate } from "../train/evaluate.js";
+import { ShardedEngine } from "../train/engine.js";
+import { evaluate, robustEvaluate, type RobustResult } from "../train/evaluate.js";
 import { train, type TrainConfig } from "../train/loop.js";
-import { objective, OBJECTIVES } from "../train/objective.js";
+import { OBJECTIVES, type ObjectiveConfig } from "../train/objective.js";
 import { createOptimizer, type OptimizerConfig } from "../train/optimizer.js";
 import { parseSchedule, SCHEDULES } from "../train/schedule.js";
+import type { PgdOptions } from "../attack/threat.js";
 import { checkWritable, int, num, oneOf } from "./options.js";
 import { createProgress } from "./progress.js";
 import { emit, interruptible, type GlobalOptions } from "./run.js";
@@ -18,9 +23,11 @@ import { emit, interruptible, type GlobalOptions } from "./run.js";
 export interface TrainOptions extends GlobalOptions {
   data: string;
   model: string;
-  objective: string;
+  objective: ObjectiveConfig["name"];
   epochs: number;
   batchSize: number;
+  shardSize: number;
+  workers: string;
   optimizer: "adam" | "sgd";
   lr?: number;
   momentum: number;
@@ -29,6 +36,16 @@ export interface TrainOptions extends GlobalOptions {
   stepEvery: number;
   gamma: number;
   seed: number;
+  eps?: number;
+  norm: "linf" | "l2";
+  alpha?: number;
+  pgdSteps: number;
+  restarts: number;
+  beta: number;
+  epsWarmup?: number;
+  robustLimit: number;
+  robustSteps: number;
+  robustRestarts: number;
   limit?: number;
   testLimit?: number;
   out?: string;
@@ -36,13 +53,15 @@ export interface TrainOptions extends GlobalOptions {
   resume?: string;
 }
 
-export function addTrainOptions(cmd: Command): Command {
+export function addTrainOptions(cmd: Command, defaults: { objective?: string; eps?: number } = {}): Command {
   return cmd
     .option("--data <spec>", "mnist, fashion-mnist, or a directory of IDX files", "mnist")
     .option("--model <name>", `architecture: ${ARCHITECTURES.join(", ")}`, oneOf("--model", ARCHITECTURES), "cnn-small")
-    .option("--objective <name>", `training objective: ${Object.keys(OBJECTIVES).join(", ")}`, "standard")
+    .option("--objective <name>", `training objective: ${OBJECTIVES.join(", ")}`, oneOf("--objective", OBJECTIVES), defaults.objective ?? "standard")
     .option("--epochs <n>", "passes over the training set", int("--epochs", 1), 1)
     .option("--batch-size <n>", "samples per step", int("--batch-size", 1), 64)
+    .option("--shard-size <n>", "samples per shard (a unit of parallel work; results depend on it, never on --workers)", int("--shard-size", 1), 32)
+    .option("--workers <n>", "worker threads: auto (all cores), or 0 to run in-process", "auto")
     .option("--optimizer <name>", "adam or sgd", oneOf("--optimizer", ["adam", "sgd"]), "adam")
     .option("--lr <x>", "peak learning rate (default 0.005 for adam, 0.05 for sgd)", num("--lr", { positive: true }))
     .option("--momentum <x>", "SGD momentum", num("--momentum", { min: 0 }), 0.9)
@@ -50,7 +69,17 @@ export function addTrainOptions(cmd: Command): Command {
     .option("--schedule <name>", `learning-rate schedule: ${SCHEDULES.join(", ")}`, oneOf("--schedule", [...SCHEDULES, "cyclic"]), "onecycle")
     .option("--step-every <epochs>", "step schedule: epochs between decays", num("--step-every", { positive: true }), 1)
     .option("--gamma <x>", "step schedule: decay factor", num("--gamma", { positive: true }), 0.1)
-    .option("--seed <n>", "seed for initialisation and shuffling", int("--seed", 0), 0)
+    .option("--seed <n>", "seed for initialisation, shuffling and attacks", int("--seed", 0), 0)
+    .option("--eps <x>", "perturbation budget ε (default 0.3 for adversarial objectives)", num("--eps", { min: 0 }), defaults.eps)
+    .option("--norm <p>", "threat model: linf or l2", oneOf("--norm", ["linf", "l2"]), "linf")
+    .option("--alpha <x>", "attack step size (default: fgsm-rs 1.25·ε, pgd/trades 2.5·ε/steps)", num("--alpha", { positive: true }))
+    .option("--pgd-steps <n>", "PGD steps in training (pgd, trades)", int("--pgd-steps", 1), 10)
+    .option("--restarts <n>", "PGD restarts in training", int("--restarts", 1), 1)
+    .option("--beta <x>", "TRADES trade-off β", num("--beta", { min: 0 }), 6)
+    .option("--eps-warmup <fraction>", "ramp ε linearly from 0 over this fraction of training (default 0.3 for adversarial objectives)", num("--eps-warmup", { min: 0 }))
+    .option("--robust-limit <n>", "test samples for the robust-accuracy check", int("--robust-limit", 0), 1000)
+    .option("--robust-steps <n>", "PGD steps of the robust-accuracy check", int("--robust-steps", 1), 20)
+    .option("--robust-restarts <n>", "PGD restarts of the robust-accuracy check", int("--robust-restarts", 1), 1)
     .option("--limit <n>", "use only the first n training samples", int("--limit", 1))
     .option("--test-limit <n>", "use only the first n test samples", int("--test-limit", 1))
     .option("--out <file.bwk>", "write the trained model here")
@@ -65,10 +94,21 @@ export interface TrainSummary {
   samplesPerSecond: number;
 }
 
+export function objectiveFrom(o: TrainOptions): ObjectiveConfig {
+  const adversarial = o.objective !== "standard";
+  const eps = o.eps ?? (adversarial ? 0.3 : 0);
+  const alpha = o.alpha ?? (o.objective === "fgsm-rs" ? 1.25 * eps : (2.5 * eps) / o.pgdSteps);
+  return { name: o.objective, norm: o.norm, eps, alpha, steps: o.pgdSteps, restarts: o.restarts, beta: o.beta, lo: 0, hi: 1 };
+}
+
 export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
   if (o.out) checkWritable(o.out);
   if (o.checkpoint) checkWritable(o.checkpoint);
-  const obj = objective(o.objective);
+  if (o.shardSize > o.batchSize) throw new Error(`--shard-size ${o.shardSize} is larger than --batch-size ${o.batchSize}`);
+  const workers = resolveWorkers(o.workers);
+  const objective = objectiveFrom(o);
+  const epsWarmup = o.epsWarmup ?? (o.objective === "standard" ? 0 : 0.3);
+  if (epsWarmup > 1) throw new Error(`--eps-warmup must be a fraction in [0, 1], got ${epsWarmup}`);
   const data = loadData(o.data, { limit: o.limit, testLimit: o.testLimit });
   const arch = architecture(o.model, data.train.shape, data.train.classes);
   const model = new Model(arch).init(o.seed);
@@ -82,8 +122,9 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
   const config: TrainConfig = {
     epochs: o.epochs, batchSize: o.batchSize, seed: o.seed, lr,
     schedule: parseSchedule(o.schedule, { stepEvery: o.stepEvery, gamma: o.gamma }),
+    objective, epsWarmup,
   };
-  const runConfig = { data: o.data, model: o.model, objective: o.objective, optimizer: optConfig, ...config, limit: o.limit ?? null };
+  const runConfig = { data: o.data, model: o.model, optimizer: optConfig, ...config, shardSize: o.shardSize, limit: o.limit ?? null };
   let startEpoch = 0;
   if (o.resume) {
     const info = loadCheckpoint(o.resume, model, optimizer);
@@ -94,78 +135,104 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
     if (JSON.stringify(ckRest) !== JSON.stringify(rest)) {
       throw new Error(`${o.resume}: checkpoint was written with different options (${JSON.stringify(info.config)})`);
     }
-    if (ckEpochs !== o.epochs && config.schedule.name === "onecycle") {
-      throw new Error(`${o.resume}: checkpoint was written for ${ckEpochs} epoch(s); the one-cycle schedule cannot be extended (use the same --epochs)`);
+    if (ckEpochs !== o.epochs && (config.schedule.name === "onecycle" || epsWarmup > 0)) {
+      throw new Error(`${o.resume}: checkpoint was written for ${ckEpochs} epoch(s); the one-cycle schedule and the ε warm-up cannot be extended (use the same --epochs)`);
     }
     if (info.epoch >= o.epochs) throw new Error(`${o.resume}: checkpoint already has ${info.epoch} epoch(s), nothing left to train with --epochs ${o.epochs}`);
     startEpoch = info.epoch;
   }
-  const batchesPerEpoch = Math.ceil(data.train.n / o.batchSize);
-  const total = (o.epochs - startEpoch) * batchesPerEpoch;
-  const progress = createProgress(`train ${o.model}`, total, { quiet: o.quiet });
-  let done = 0;
-  let smooth = NaN;
-  const t0 = performance.now();
-  const result = await interruptible((stopRequested) => train(model, data.train, obj, optimizer, config, {
-    stopRequested,
-    onBatch(b) {
-      done++;
-      smooth = Number.isNaN(smooth) ? b.loss : 0.95 * smooth + 0.05 * b.loss;
-      const rate = (done * o.batchSize) / ((performance.now() - t0) / 1000);
-      progress.update(done, `epoch ${b.epoch + 1}/${o.epochs} loss ${smooth.toFixed(4)} ${rate.toFixed(0)} samples/s`);
-    },
-    onEpoch(e) {
-      if (o.checkpoint) saveCheckpoint(o.checkpoint, model, optimizer, { epoch: e.epoch + 1, config: runConfig });
-    },
-  }, startEpoch));
-  progress.stop();
-  if (!result.completed) {
-    throw new Error(`interrupted after ${result.epochsDone} complete epoch(s)${o.checkpoint ? `; resume with --resume ${o.checkpoint}` : ""}`);
+  const executor: Executor = workers === 0 ? new InlineExecutor(model.rt, TASKS) : new PoolExecutor(model.rt, { workers });
+  try {
+    const engine = new ShardedEngine(model, executor, o.shardSize, o.batchSize);
+    const batchesPerEpoch = Math.ceil(data.train.n / o.batchSize);
+    const total = (o.epochs - startEpoch) * batchesPerEpoch;
+    const progress = createProgress(`train ${o.model} ${o.objective}`, total, { quiet: o.quiet });
+    let done = 0;
+    let smooth = NaN;
+    const t0 = performance.now();
+    const result = await interruptible((stopRequested) => train(engine, data.train, optimizer, config, {
+      stopRequested,
+      onBatch(b) {
+        done++;
+        smooth = Number.isNaN(smooth) ? b.loss : 0.95 * smooth + 0.05 * b.loss;
+        const rate = (done * o.batchSize) / ((performance.now() - t0) / 1000);
+        const epsText = objective.name === "standard" ? "" : ` ε ${b.eps.toFixed(3)}`;
+        progress.update(done, `epoch ${b.epoch + 1}/${o.epochs} loss ${smooth.toFixed(4)}${epsText} ${rate.toFixed(0)} samples/s`);
+      },
+      onEpoch(e) {
+        if (o.checkpoint) saveCheckpoint(o.checkpoint, model, optimizer, { epoch: e.epoch + 1, config: runConfig });
+      },
+    }, startEpoch));
+    progress.stop();
+    if (!result.completed) {
+      throw new Error(`interrupted after ${result.epochsDone} complete epoch(s)${o.checkpoint ? `; resume with --resume ${o.checkpoint}` : ""}`);
+    }
+    const test = evaluate(model, data.test);
+    let robust: RobustResult | null = null;
+    if (objective.eps > 0 && o.robustLimit > 0) {
+      const attack: PgdOptions = {
+        norm: objective.norm, eps: objective.eps, lo: 0, hi: 1, steps: o.robustSteps, restarts: o.robustRestarts,
+        alpha: o.norm === "linf" ? Math.max(objective.eps / 4, (2.5 * objective.eps) / o.robustSteps) : (2.5 * objective.eps) / o.robustSteps,
+        randomStart: true,
+      };
+      robust = await robustEvaluate(engine, data.test, attack, { limit: o.robustLimit, seed: o.seed });
+    }
+    if (o.out) {
+      saveModel(o.out, {
+        architecture: arch, params: model.params.f32,
+        meta: { trainedWith: runConfig, testAccuracy: test.accuracy, robustAccuracy: robust?.robustAccuracy ?? null, created: new Date().toISOString() },
+      });
+    }
+    const last = result.epochs[result.epochs.length - 1];
+    return {
+      command: "train",
+      model: o.model,
+      data: o.data,
+      objective: objective.name,
+      threat: objective.name === "standard" ? null : { norm: objective.norm, eps: objective.eps, alpha: objective.alpha, steps: objective.steps, restarts: objective.restarts, beta: objective.name === "trades" ? objective.beta : undefined, epsWarmup },
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      shardSize: o.shardSize,
+      workers,
+      optimizer: optConfig,
+      schedule: config.schedule,
+      seed: o.seed,
+      trainSamples: data.train.n,
+      testSamples: test.n,
+      testAccuracy: test.accuracy,
+      testLoss: test.loss,
+      robustAccuracy: robust?.robustAccuracy ?? null,
+      robustMethod: robust?.method ?? null,
+      trainLoss: last?.loss ?? null,
+      trainAccuracy: last?.trainAccuracy ?? null,
+      trainSeconds: result.trainSeconds,
+      samplesPerSecond: result.samplesPerSecond,
+      parameterCount: model.paramCount,
+      weightsHash: weightsHash(model.params.f32),
+      simd: model.rt.variant,
+      out: o.out ?? null,
+      resumedFromEpoch: o.resume ? startEpoch : null,
+      history: result.epochs,
+    };
+  } finally {
+    await executor.close();
   }
-  const test = evaluate(model, data.test);
-  if (o.out) {
-    saveModel(o.out, {
-      architecture: arch, params: model.params.f32,
-      meta: { trainedWith: runConfig, testAccuracy: test.accuracy, created: new Date().toISOString() },
-    });
-  }
-  const last = result.epochs[result.epochs.length - 1];
-  return {
-    command: "train",
-    model: o.model,
-    data: o.data,
-    objective: o.objective,
-    epochs: o.epochs,
-    batchSize: o.batchSize,
-    optimizer: optConfig,
-    schedule: config.schedule,
-    seed: o.seed,
-    trainSamples: data.train.n,
-    testSamples: test.n,
-    testAccuracy: test.accuracy,
-    testLoss: test.loss,
-    trainLoss: last?.loss ?? null,
-    trainAccuracy: last?.trainAccuracy ?? null,
-    trainSeconds: result.trainSeconds,
-    samplesPerSecond: result.samplesPerSecond,
-    parameterCount: model.paramCount,
-    weightsHash: weightsHash(model.params.f32),
-    simd: model.rt.variant,
-    out: o.out ?? null,
-    resumedFromEpoch: o.resume ? startEpoch : null,
-    history: result.epochs,
-  };
 }
 
 export function registerTrain(program: Command): void {
-  addTrainOptions(program.command("train").description("train a model and report clean test accuracy"))
+  addTrainOptions(program.command("train").description("train a model (standard, fgsm-rs, pgd or trades) and report clean and robust accuracy"))
     .action(async (opts: TrainOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as TrainOptions;
       const s = await runTrain(o);
       emit(o, s, () => [
-        `trained ${s.model} on ${s.data} (${s.trainSamples} samples, ${s.epochs} epoch(s)) in ${s.trainSeconds.toFixed(1)} s, ${s.samplesPerSecond.toFixed(0)} samples/s`,
+        `trained ${s.model} (${s.objective}) on ${s.data} (${s.trainSamples} samples, ${s.epochs} epoch(s), ${s.workers} worker(s)) in ${s.trainSeconds.toFixed(1)} s, ${s.samplesPerSecond.toFixed(0)} samples/s`,
         `clean test accuracy ${(100 * s.testAccuracy).toFixed(2)} % on ${s.testSamples} samples`,
+        ...(s.robustAccuracy !== null ? [`robust accuracy ${(100 * (s.robustAccuracy as number)).toFixed(2)} % (${describeRobust(s.robustMethod as RobustResult["method"])})`] : []),
         ...(s.out ? [`saved ${s.out} (weights ${String(s.weightsHash).slice(0, 16)})`] : []),
       ]);
     });
+}
+
+export function describeRobust(m: RobustResult["method"]): string {
+  return `PGD-${m.steps}${m.restarts > 1 ? `×${m.restarts}` : ""} ${m.norm === "linf" ? "L∞" : "L2"} ε=${m.eps} on the first ${m.samples} test samples`;
 }

@@ -17,9 +17,11 @@ export class Arena {
 
   /**
    * A new arena starts at `start` (default: the heap base). Two arenas over one memory must
-   * not overlap: use defaultArena(rt) unless you lay out regions yourself.
+   * not overlap: use defaultArena(rt) unless you lay out regions yourself. With zero: false
+   * it hands out buffers as they are, to re-derive the layout of a region another thread
+   * has already filled.
    */
-  constructor(readonly rt: Runtime, start?: number) {
+  constructor(readonly rt: Runtime, start?: number, private readonly opts: { zero?: boolean } = {}) {
     this.top = align(start ?? rt.k.heapBase());
   }
 
@@ -37,14 +39,14 @@ export class Arena {
   f32(length: number): Buf {
     const ptr = this.bytes(length * 4);
     const view = this.rt.f32(ptr, length);
-    view.fill(0);
+    if (this.opts.zero !== false) view.fill(0);
     return { ptr, length, f32: view };
   }
 
   i32(length: number): { ptr: number; length: number; i32: Int32Array } {
     const ptr = this.bytes(length * 4);
     const view = this.rt.i32(ptr, length);
-    view.fill(0);
+    if (this.opts.zero !== false) view.fill(0);
     return { ptr, length, i32: view };
   }
 

@@ -35,6 +35,10 @@ export interface Kernels {
   convForwardDirect(xp: number, wt: number, bias: number, y: number, M: number, cout: number, ckk: number, off: number, base: number): void;
   convWeightGradDirect(xp: number, dy: number, dw: number, M: number, cout: number, ckk: number, off: number, base: number, accumulate: number): void;
   convInputGradDirect(dy: number, w: number, dxp: number, M: number, cout: number, ckk: number, off: number, base: number): void;
+  hash32(a: number, b: number, c: number, d: number): number;
+  uniformRows(dst: number, rows: number, dim: number, sample: number, seed: number, stream: number, lo: number, hi: number): void;
+  linfStep(xadv: number, g: number, x: number, n: number, alpha: number, eps: number, lo: number, hi: number): void;
+  l2Step(xadv: number, g: number, x: number, rows: number, dim: number, alpha: number, eps: number, lo: number, hi: number, work: number): void;
   heapBase(): number;
   relaxedSimd(): number;
 }

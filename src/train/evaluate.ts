@@ -3,6 +3,8 @@ import type { Dataset } from "../data/dataset.js";
 import { gather } from "../data/batches.js";
 import type { Model } from "../nn/model.js";
 import { countCorrect } from "./objective.js";
+import type { ShardedEngine } from "./engine.js";
+import { attackStream, type PgdOptions } from "../attack/threat.js";
 
 export interface EvalResult {
   accuracy: number;
@@ -25,4 +27,25 @@ export function evaluate(model: Model, ds: Dataset, batchSize = 500): EvalResult
     correct += countCorrect(model, plan, b);
   }
   return { accuracy: ds.n ? correct / ds.n : 0, loss: ds.n ? lossSum / ds.n : 0, correct, n: ds.n };
+}
+
+export interface RobustResult {
+  cleanAccuracy: number;
+  robustAccuracy: number;
+  n: number;
+  method: { attack: "pgd"; norm: string; eps: number; alpha: number; steps: number; restarts: number; randomStart: boolean; samples: number; seed: number };
+}
+
+/** Robust accuracy of the engine's model on the first `limit` samples of ds under PGD. */
+export async function robustEvaluate(engine: ShardedEngine, ds: Dataset, attack: PgdOptions, opts: { limit: number; seed: number }): Promise<RobustResult> {
+  const n = Math.min(opts.limit, ds.n);
+  const idx = Uint32Array.from({ length: n }, (_, i) => i);
+  const r = await engine.attack(ds, idx, attack, opts.seed, attackStream(0xe7a1, 0));
+  const sum = (a: number[]) => a.reduce((s, v) => s + v, 0);
+  return {
+    cleanAccuracy: n ? sum(r.clean) / n : 0,
+    robustAccuracy: n ? sum(r.robust) / n : 0,
+    n,
+    method: { attack: "pgd", norm: attack.norm, eps: attack.eps, alpha: attack.alpha, steps: attack.steps, restarts: attack.restarts, randomStart: attack.randomStart, samples: n, seed: opts.seed },
+  };
 }

@@ -1,10 +1,11 @@
 // The training loop: seeded epoch order, mini-batches, an objective, an optimiser and a
 // learning-rate schedule. It yields to the event loop between batches so that progress
 // output and Ctrl-C are handled while it runs.
-import { batchIndices, epochOrder, gather } from "../data/batches.js";
+import { batchIndices, epochOrder } from "../data/batches.js";
 import type { Dataset } from "../data/dataset.js";
+import { inlineEngine, ShardedEngine } from "./engine.js";
+import { STANDARD, type ObjectiveConfig } from "./objective.js";
 import type { Model } from "../nn/model.js";
-import type { Objective } from "./objective.js";
 import type { Optimizer } from "./optimizer.js";
 import { learningRate, type ScheduleConfig } from "./schedule.js";
 
@@ -14,6 +15,17 @@ export interface TrainConfig {
   seed: number;
   lr: number;
   schedule: ScheduleConfig;
+  /** Default: standard training. */
+  objective?: ObjectiveConfig;
+  /** ε ramps linearly from 0 to objective.eps over this fraction of training (default 0: none). */
+  epsWarmup?: number;
+}
+
+/** ε in force at `epoch` (fractional): the linear warm-up, then the full value. */
+export function epsAt(c: Pick<TrainConfig, "objective" | "epsWarmup" | "epochs">, epoch: number): number {
+  const eps = (c.objective ?? STANDARD).eps;
+  const ramp = (c.epsWarmup ?? 0) * c.epochs;
+  return ramp > 0 ? eps * Math.min(1, epoch / ramp) : eps;
 }
 
 export interface BatchInfo {
@@ -22,6 +34,7 @@ export interface BatchInfo {
   batches: number;
   loss: number;
   lr: number;
+  eps: number;
 }
 
 export interface EpochInfo {
@@ -36,7 +49,7 @@ export interface TrainHooks {
   onBatch?(b: BatchInfo): void;
   /** After each epoch (checkpointing happens here). */
   onEpoch?(e: EpochInfo): void | Promise<void>;
-  /** Checked between batches; true stops after the current epoch's last complete step. */
+  /** Checked between batches; true stops after the current step. */
   stopRequested?(): boolean;
 }
 
@@ -56,15 +69,24 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (!Number.isInteger(c.batchSize) || c.batchSize < 1) throw new Error(`batch size must be a positive integer, got ${c.batchSize}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new Error(`seed must be a non-negative integer, got ${c.seed}`);
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new Error(`learning rate must be a positive number, got ${c.lr}`);
+  const warm = c.epsWarmup ?? 0;
+  if (!(warm >= 0 && warm <= 1)) throw new Error(`ε warm-up must be a fraction in [0, 1], got ${warm}`);
+  const eps = (c.objective ?? STANDARD).eps;
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`ε must be a non-negative number, got ${eps}`);
 }
 
+/**
+ * Trains on `data`. Given a Model it runs in-process (one shard per batch); given a
+ * ShardedEngine, on that engine's executor (the worker pool) with its shard size.
+ */
 export async function train(
-  model: Model, data: Dataset, objective: Objective, optimizer: Optimizer,
+  target: Model | ShardedEngine, data: Dataset, optimizer: Optimizer,
   config: TrainConfig, hooks: TrainHooks = {}, startEpoch = 0,
 ): Promise<TrainResult> {
   validateTrainConfig(config);
   if (data.n < 1) throw new Error("training set is empty");
-  const plan = model.plan(config.batchSize);
+  const engine = target instanceof ShardedEngine ? target : inlineEngine(target, config.batchSize);
+  const objective = config.objective ?? STANDARD;
   const epochs: EpochInfo[] = [];
   let samples = 0;
   let seconds = 0;
@@ -79,14 +101,15 @@ export async function train(
     for (let bi = 0; bi < batches.length; bi++) {
       const idx = batches[bi];
       const b = idx.length;
-      gather(data, idx, plan.input, plan.labels);
-      const lr = learningRate(config.schedule, config.lr, epoch + bi / batches.length, config.epochs);
-      const r = objective.step(model, plan, b);
+      const t = epoch + bi / batches.length;
+      const lr = learningRate(config.schedule, config.lr, t, config.epochs);
+      const eps = epsAt(config, t);
+      const r = await engine.trainStep(data, idx, { objective, seed: config.seed, epoch, eps });
       optimizer.step(lr);
-      lossSum += r.loss * b;
+      lossSum += r.lossSum;
       correct += r.correct;
       seen += b;
-      hooks.onBatch?.({ epoch, batch: bi, batches: batches.length, loss: r.loss, lr });
+      hooks.onBatch?.({ epoch, batch: bi, batches: batches.length, loss: r.lossSum / b, lr, eps });
       if (hooks.stopRequested?.()) break;
       await yieldToEventLoop();
       if (hooks.stopRequested?.()) break;

@@ -7,7 +7,6 @@ import { architecture } from "../../src/nn/architectures.js";
 import { Model } from "../../src/nn/model.js";
 import { evaluate } from "../../src/train/evaluate.js";
 import { train } from "../../src/train/loop.js";
-import { standard } from "../../src/train/objective.js";
 import { createOptimizer } from "../../src/train/optimizer.js";
 
 const data = loadData("mnist");
@@ -17,7 +16,7 @@ for (const [name, floor] of [["cnn-small", 0.98], ["mlp", 0.97]] as const) {
     test.serial(`${name}, 1 epoch full MNIST, seed ${seed}: test accuracy ≥ ${floor}`, async (t) => {
       const model = new Model(architecture(name)).init(seed);
       const opt = createOptimizer(model, { name: "adam", lr: 5e-3 });
-      const r = await train(model, data.train, standard, opt, {
+      const r = await train(model, data.train, opt, {
         epochs: 1, batchSize: 64, seed, lr: 5e-3, schedule: { name: "onecycle", peak: 0.4 },
       });
       const acc = evaluate(model, data.test).accuracy;

@@ -1,0 +1,83 @@
+// Runs a batch as fixed-size shards on an executor (inline, or the worker pool) and merges
+// the shards' gradients on the calling thread in shard order. The shard size comes from the
+// configuration, never from the number of workers, and every random draw is keyed by
+// (seed, epoch, global sample index): 0, 1 or 8 workers give bit-identical weights.
+import { gather } from "../data/batches.js";
+import type { Dataset } from "../data/dataset.js";
+import type { Model } from "../nn/model.js";
+import { InlineExecutor, type Executor } from "../pool/executor.js";
+import { layoutShard, type ShardPayload, type ShardRegion } from "../pool/shard.js";
+import type { AttackShardPayload, AttackShardResult } from "../attack/tasks.js";
+import type { PgdOptions } from "../attack/threat.js";
+import type { ObjectiveConfig, StepResult } from "./objective.js";
+import { TRAIN_TASKS, type TrainShardPayload } from "./tasks.js";
+
+export class ShardedEngine {
+  readonly regions: ShardRegion[] = [];
+
+  constructor(readonly model: Model, readonly executor: Executor, readonly shardSize: number, maxBatch: number) {
+    if (!Number.isInteger(shardSize) || shardSize < 1) throw new Error(`shard size must be a positive integer, got ${shardSize}`);
+    const arena = model.arena; // regions follow the model in its own arena
+    const count = Math.ceil(maxBatch / shardSize);
+    for (let s = 0; s < count; s++) {
+      const start = arena.mark();
+      const r = layoutShard(model.rt, model.arch, model.params.ptr, start, shardSize, true);
+      arena.bytes(r.end - start); // reserve the region in the main arena
+      this.regions.push(r);
+    }
+  }
+
+  /** Fills shard regions with the rows `idx` of data; returns the payload base of each. */
+  private load(data: Dataset, idx: Uint32Array): ShardPayload[] {
+    const payloads: ShardPayload[] = [];
+    for (let s = 0, off = 0; off < idx.length; s++, off += this.shardSize) {
+      const r = this.regions[s];
+      if (!r) throw new Error(`batch of ${idx.length} exceeds the engine's ${this.regions.length} shards of ${this.shardSize}`);
+      const rows = idx.subarray(off, Math.min(off + this.shardSize, idx.length));
+      gather(data, rows, r.x0, r.plan.labels);
+      r.samples.set(rows);
+      payloads.push({ arch: this.model.arch, params: this.model.params.ptr, region: r.start, capacity: this.shardSize, n: rows.length });
+    }
+    return payloads;
+  }
+
+  /** One step's gradient (batch mean) into model.grads; returns the summed loss and hits. */
+  async trainStep(data: Dataset, idx: Uint32Array, o: { objective: ObjectiveConfig; seed: number; epoch: number; eps: number }): Promise<StepResult> {
+    const base = this.load(data, idx);
+    const payloads: TrainShardPayload[] = base.map((p) => ({ ...p, ...o, scale: 1 / idx.length }));
+    const results = await this.executor.run<StepResult>("train.shard", payloads);
+    // Sum the slots in shard order (deterministic whatever ran them).
+    const { k } = this.model.rt;
+    const g = this.model.grads;
+    g.f32.set(this.regions[0].model.grads.f32);
+    for (let s = 1; s < payloads.length; s++) k.axpy(g.length, 1, this.regions[s].model.grads.ptr, g.ptr);
+    let lossSum = 0;
+    let correct = 0;
+    for (const r of results) {
+      lossSum += r.lossSum;
+      correct += r.correct;
+    }
+    return { lossSum, correct };
+  }
+
+  /** Clean and robust correctness of each sample under `attack` (PGD), in index order. */
+  async attack(data: Dataset, indices: Uint32Array, attack: PgdOptions, seed: number, stream: number): Promise<AttackShardResult> {
+    const clean: number[] = [];
+    const robust: number[] = [];
+    const per = this.regions.length * this.shardSize;
+    for (let off = 0; off < indices.length; off += per) {
+      const idx = indices.subarray(off, Math.min(off + per, indices.length));
+      const payloads: AttackShardPayload[] = this.load(data, idx).map((p) => ({ ...p, attack, seed, stream }));
+      for (const r of await this.executor.run<AttackShardResult>("attack.shard", payloads)) {
+        clean.push(...r.clean);
+        robust.push(...r.robust);
+      }
+    }
+    return { clean, robust };
+  }
+}
+
+/** An in-process engine (no workers): serverless use, tests, and `train(model, ...)`. */
+export function inlineEngine(model: Model, batchSize: number, shardSize = batchSize): ShardedEngine {
+  return new ShardedEngine(model, new InlineExecutor(model.rt, TRAIN_TASKS), shardSize, batchSize);
+}
