@@ -8,9 +8,10 @@ import { attackStream, projectedStep, randomStart, type AttackKeys, type PgdOpti
 
 /**
  * Leaves the adversarial inputs of the n samples in plan.input. x0 holds the clean inputs,
- * plan.labels the labels. Returns the per-sample loss at the returned points (plan.losses).
+ * plan.labels the labels. With finalLoss (or restarts > 1) it also returns the per-sample
+ * loss at the returned points (plan.losses); training skips that extra forward pass.
  */
-export function pgd(model: Model, plan: Plan, n: number, x0: number, o: PgdOptions, keys: AttackKeys, ws: AttackWorkspace): Float32Array {
+export function pgd(model: Model, plan: Plan, n: number, x0: number, o: PgdOptions, keys: AttackKeys, ws: AttackWorkspace, finalLoss = false): Float32Array {
   const { k } = model.rt;
   const dim = model.inputSize;
   const xadv = plan.acts[0];
@@ -29,7 +30,13 @@ export function pgd(model: Model, plan: Plan, n: number, x0: number, o: PgdOptio
       projectedStep(model, plan, xadv, grad, x0, n, o, o.alpha, ws.work);
     }
     if (o.steps === 0) projectedStep(model, plan, xadv, grad, x0, n, o, 0, ws.work);
-    if (restarts === 1) break;
+    if (restarts === 1) {
+      if (finalLoss) {
+        model.forward(plan, n);
+        model.lossAndGrad(plan, n, 1);
+      }
+      break;
+    }
     // Keep each sample's worst point over the restarts.
     model.forward(plan, n);
     model.lossAndGrad(plan, n, 1);

@@ -1,7 +1,7 @@
 // `bulwark train`: train a built-in architecture on a dataset (standard or adversarial
 // objectives, on all cores or in-process), report clean and robust accuracy, save it.
 import type { Command } from "commander";
-import { loadData } from "../data/index.js";
+import { loadData, splitValidation } from "../data/index.js";
 import { saveModel, weightsHash } from "../io/bwk.js";
 import { ARCHITECTURES, architecture } from "../nn/architectures.js";
 import { Model } from "../nn/model.js";
@@ -11,6 +11,7 @@ import { TASKS } from "../worker/entry.js";
 import { loadCheckpoint, saveCheckpoint } from "../train/checkpoint.js";
 import { ShardedEngine } from "../train/engine.js";
 import { evaluate, robustEvaluate, type RobustResult } from "../train/evaluate.js";
+import { RobustMonitor } from "../train/monitor.js";
 import { train, type TrainConfig } from "../train/loop.js";
 import { OBJECTIVES, type ObjectiveConfig } from "../train/objective.js";
 import { createOptimizer, type OptimizerConfig } from "../train/optimizer.js";
@@ -44,6 +45,8 @@ export interface TrainOptions extends GlobalOptions {
   beta: number;
   epsWarmup?: number;
   robustLimit: number;
+  monitorSamples?: number;
+  valFraction?: number;
   robustSteps: number;
   robustRestarts: number;
   limit?: number;
@@ -78,6 +81,8 @@ export function addTrainOptions(cmd: Command, defaults: { objective?: string; ep
     .option("--beta <x>", "TRADES trade-off β", num("--beta", { min: 0 }), 6)
     .option("--eps-warmup <fraction>", "ramp ε linearly from 0 over this fraction of training (default 0.3 for adversarial objectives)", num("--eps-warmup", { min: 0 }))
     .option("--robust-limit <n>", "test samples for the robust-accuracy check", int("--robust-limit", 0), 1000)
+    .option("--monitor-samples <n>", "samples for the per-epoch PGD/FGSM check that keeps the most robust weights and catches catastrophic overfitting (default 512 for adversarial objectives, 0 = off)", int("--monitor-samples", 0))
+    .option("--val-fraction <f>", "hold out this fraction of the training set; monitor on it and restore the most robust epoch at the end (robust early stopping)", num("--val-fraction", { min: 0 }))
     .option("--robust-steps <n>", "PGD steps of the robust-accuracy check", int("--robust-steps", 1), 20)
     .option("--robust-restarts <n>", "PGD restarts of the robust-accuracy check", int("--robust-restarts", 1), 1)
     .option("--limit <n>", "use only the first n training samples", int("--limit", 1))
@@ -109,7 +114,11 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
   const objective = objectiveFrom(o);
   const epsWarmup = o.epsWarmup ?? (o.objective === "standard" ? 0 : 0.3);
   if (epsWarmup > 1) throw new Error(`--eps-warmup must be a fraction in [0, 1], got ${epsWarmup}`);
-  const data = loadData(o.data, { limit: o.limit, testLimit: o.testLimit });
+  const loaded = loadData(o.data, { limit: o.limit, testLimit: o.testLimit });
+  const valFraction = o.valFraction ?? 0;
+  if (valFraction >= 1) throw new Error(`--val-fraction must be below 1, got ${valFraction}`);
+  const split = valFraction > 0 ? splitValidation(loaded.train, valFraction, o.seed) : null;
+  const data = { train: split ? split.train : loaded.train, test: loaded.test };
   const arch = architecture(o.model, data.train.shape, data.train.classes);
   const model = new Model(arch).init(o.seed);
   // Measured on MNIST (BENCHMARKS.md): Adam with a one-cycle ramp to 5e-3 reaches 98.5 %
@@ -124,7 +133,7 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
     schedule: parseSchedule(o.schedule, { stepEvery: o.stepEvery, gamma: o.gamma }),
     objective, epsWarmup,
   };
-  const runConfig = { data: o.data, model: o.model, optimizer: optConfig, ...config, shardSize: o.shardSize, limit: o.limit ?? null };
+  const runConfig = { data: o.data, model: o.model, optimizer: optConfig, ...config, shardSize: o.shardSize, limit: o.limit ?? null, valFraction };
   let startEpoch = 0;
   if (o.resume) {
     const info = loadCheckpoint(o.resume, model, optimizer);
@@ -144,6 +153,13 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
   const executor: Executor = workers === 0 ? new InlineExecutor(model.rt, TASKS) : new PoolExecutor(model.rt, { workers });
   try {
     const engine = new ShardedEngine(model, executor, o.shardSize, o.batchSize);
+    const monitorSamples = o.monitorSamples ?? (objective.name === "standard" || objective.eps === 0 ? 0 : 512);
+    const monitorSet = split ? split.validation : data.train;
+    const monitor = monitorSamples > 0 && objective.eps > 0
+      ? new RobustMonitor(engine, monitorSet, Uint32Array.from({ length: Math.min(monitorSamples, monitorSet.n) }, (_, i) => i),
+        { norm: objective.norm, eps: objective.eps, lo: objective.lo, hi: objective.hi }, o.seed)
+      : null;
+    let guardStop = false;
     const batchesPerEpoch = Math.ceil(data.train.n / o.batchSize);
     const total = (o.epochs - startEpoch) * batchesPerEpoch;
     const progress = createProgress(`train ${o.model} ${o.objective}`, total, { quiet: o.quiet });
@@ -151,7 +167,7 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
     let smooth = NaN;
     const t0 = performance.now();
     const result = await interruptible((stopRequested) => train(engine, data.train, optimizer, config, {
-      stopRequested,
+      stopRequested: () => stopRequested() || guardStop,
       onBatch(b) {
         done++;
         smooth = Number.isNaN(smooth) ? b.loss : 0.95 * smooth + 0.05 * b.loss;
@@ -159,12 +175,23 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
         const epsText = objective.name === "standard" ? "" : ` ε ${b.eps.toFixed(3)}`;
         progress.update(done, `epoch ${b.epoch + 1}/${o.epochs} loss ${smooth.toFixed(4)}${epsText} ${rate.toFixed(0)} samples/s`);
       },
-      onEpoch(e) {
+      async onEpoch(e) {
         if (o.checkpoint) saveCheckpoint(o.checkpoint, model, optimizer, { epoch: e.epoch + 1, config: runConfig });
+        if (!monitor) return;
+        const v = await monitor.check(e.epoch + 1);
+        if (!o.quiet) {
+          process.stderr.write(`epoch ${e.epoch + 1}: ${split ? "validation" : "training-subset"} PGD-${monitor.steps} accuracy ${(100 * v.pgdAccuracy).toFixed(1)} %, FGSM ${(100 * v.fgsmAccuracy).toFixed(1)} %${v.improved ? " (best so far)" : ""}\n`);
+        }
+        if (v.collapsed && objective.name === "fgsm-rs") {
+          process.stderr.write(`bulwark: WARNING: catastrophic overfitting at epoch ${e.epoch + 1}: PGD accuracy fell to ${(100 * v.pgdAccuracy).toFixed(1)} % (best ${(100 * monitor.best!.pgdAccuracy).toFixed(1)} % at epoch ${monitor.best!.epoch}) while FGSM accuracy is ${(100 * v.fgsmAccuracy).toFixed(1)} %; stopping and restoring epoch ${monitor.best!.epoch}'s weights\n`);
+          guardStop = true;
+        }
       },
     }, startEpoch));
     progress.stop();
-    if (!result.completed) {
+    let restoredEpoch: number | null = null;
+    if (monitor && (guardStop || split)) restoredEpoch = monitor.restoreBest();
+    if (!result.completed && !guardStop) {
       throw new Error(`interrupted after ${result.epochsDone} complete epoch(s)${o.checkpoint ? `; resume with --resume ${o.checkpoint}` : ""}`);
     }
     const test = evaluate(model, data.test);
@@ -203,6 +230,16 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
       testLoss: test.loss,
       robustAccuracy: robust?.robustAccuracy ?? null,
       robustMethod: robust?.method ?? null,
+      monitor: monitor && {
+        on: split ? "validation" : "training-subset",
+        samples: monitor.samples,
+        attack: `PGD-${monitor.steps} and FGSM, ${objective.norm} ε=${objective.eps}`,
+        history: monitor.history,
+        bestEpoch: monitor.best?.epoch ?? null,
+        catastrophicOverfitting: monitor.collapse,
+        restoredEpoch,
+      },
+      stoppedEarly: guardStop,
       trainLoss: last?.loss ?? null,
       trainAccuracy: last?.trainAccuracy ?? null,
       trainSeconds: result.trainSeconds,
