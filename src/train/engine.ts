@@ -7,7 +7,7 @@ import type { Dataset } from "../data/dataset.js";
 import type { Model } from "../nn/model.js";
 import { InlineExecutor, type Executor } from "../pool/executor.js";
 import { layoutShard, type ShardPayload, type ShardRegion } from "../pool/shard.js";
-import type { AttackShardPayload, AttackShardResult } from "../attack/tasks.js";
+import { ATTACK_TASKS, type AttackShardPayload, type AttackShardResult } from "../attack/tasks.js";
 import type { PgdOptions } from "../attack/threat.js";
 import type { ObjectiveConfig, StepResult } from "./objective.js";
 import { TRAIN_TASKS, type TrainShardPayload } from "./tasks.js";
@@ -79,5 +79,5 @@ export class ShardedEngine {
 
 /** An in-process engine (no workers): serverless use, tests, and `train(model, ...)`. */
 export function inlineEngine(model: Model, batchSize: number, shardSize = batchSize): ShardedEngine {
-  return new ShardedEngine(model, new InlineExecutor(model.rt, TRAIN_TASKS), shardSize, batchSize);
+  return new ShardedEngine(model, new InlineExecutor(model.rt, { ...TRAIN_TASKS, ...ATTACK_TASKS }), shardSize, batchSize);
 }
