@@ -1,9 +1,12 @@
-"""PyTorch peer for scripts/bench-train.ts: times the same clean training step (Adam, softmax
-cross-entropy) on the same architectures.
+"""PyTorch peer for scripts/bench-train.ts and scripts/bench-adversarial.ts: times the same
+training step (Adam, softmax cross-entropy; clean, FGSM with random start, or PGD-k
+adversarial training, L-inf, data range [0, 1]) on the same architectures.
 
-It reads one request per line on stdin, {"model": "mlp", "batch": 128, "seconds": 0.5}, and
-answers each with one JSON line {"samplesPerSecond": ...}, so that the benchmark can interleave
-short PyTorch slices with its own and compare them under the same machine load.
+It reads one request per line on stdin, {"model": "mlp", "batch": 128, "seconds": 0.5,
+"objective": "pgd", "eps": 0.3, "steps": 10}, and answers each with one JSON line
+{"samplesPerSecond": ...}, so that a benchmark can interleave short PyTorch slices with its
+own and compare them under the same machine load. Threads: --threads N sets
+torch.set_num_threads; OMP_NUM_THREADS / OPENBLAS_NUM_THREADS come from the environment.
 Run with Debian's python3-torch: /usr/bin/python3 scripts/torch_step.py
 """
 import json, sys, time
@@ -25,23 +28,40 @@ def build(name):
     raise ValueError(f"unknown model {name}")
 
 
+def adversarial(m, x, y, objective, eps, steps):
+    """The adversarial inputs of the training step (input gradients only)."""
+    if objective == "standard":
+        return x
+    alpha = 1.25 * eps if objective == "fgsm-rs" else 2.5 * eps / steps
+    n = 1 if objective == "fgsm-rs" else steps
+    xa = x + torch.empty_like(x).uniform_(-eps, eps)
+    for _ in range(n):
+        xa.requires_grad_(True)
+        g, = torch.autograd.grad(nn.functional.cross_entropy(m(xa), y), [xa])
+        xa = torch.min(torch.max(xa.detach() + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+    return xa
+
+
 def main():
-    torch.set_num_threads(1)
+    threads = int(sys.argv[sys.argv.index("--threads") + 1]) if "--threads" in sys.argv else 1
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     steps = {}
     print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
     for line in sys.stdin:
         req = json.loads(line)
-        key = (req["model"], req["batch"])
+        objective, eps, k = req.get("objective", "standard"), req.get("eps", 0.3), req.get("steps", 10)
+        key = (req["model"], req["batch"], objective, eps, k)
         if key not in steps:
             m = build(req["model"])
             opt = torch.optim.Adam(m.parameters(), 1e-3)
             x = torch.rand(req["batch"], 1, 28, 28)
             y = torch.randint(0, 10, (req["batch"],))
 
-            def step(m=m, opt=opt, x=x, y=y):
+            def step(m=m, opt=opt, x=x, y=y, objective=objective, eps=eps, k=k):
+                xa = adversarial(m, x, y, objective, eps, k)
                 opt.zero_grad(set_to_none=True)
-                nn.functional.cross_entropy(m(x), y).backward()
+                nn.functional.cross_entropy(m(xa), y).backward()
                 opt.step()
 
             for _ in range(5):

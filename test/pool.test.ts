@@ -39,7 +39,7 @@ async function run(objective: ObjectiveConfig, workers: number, arch = "mlp", ho
 for (const name of ["standard", "fgsm-rs", "pgd", "trades"] as const) {
   test.serial(`${name}: weights after 6 steps are bit-identical for 0, 1, 2 and 3 workers`, async (t) => {
     const objective = { ...base, name };
-    const hashes = [];
+    const hashes: string[] = [];
     for (const w of [0, 1, 2, 3]) hashes.push((await run(objective, w)).hash);
     t.log(hashes.map((h) => h.slice(0, 12)).join(" "));
     t.true(hashes.every((h) => h === hashes[0]), `hashes differ: ${hashes.join(", ")}`);
