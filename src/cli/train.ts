@@ -48,6 +48,7 @@ export interface TrainOptions extends GlobalOptions {
   monitorSamples?: number;
   valFraction?: number;
   robustSteps: number;
+  robustAlpha?: number;
   robustRestarts: number;
   limit?: number;
   testLimit?: number;
@@ -85,6 +86,7 @@ export function addTrainOptions(cmd: Command, defaults: { objective?: string; ep
     .option("--val-fraction <f>", "hold out this fraction of the training set; monitor on it and restore the most robust epoch at the end (robust early stopping)", num("--val-fraction", { min: 0 }))
     .option("--robust-steps <n>", "PGD steps of the robust-accuracy check", int("--robust-steps", 1), 20)
     .option("--robust-restarts <n>", "PGD restarts of the robust-accuracy check", int("--robust-restarts", 1), 1)
+    .option("--robust-alpha <x>", "PGD step size of the robust-accuracy check (default 2.5·ε/steps)", num("--robust-alpha", { positive: true }))
     .option("--limit <n>", "use only the first n training samples", int("--limit", 1))
     .option("--test-limit <n>", "use only the first n test samples", int("--test-limit", 1))
     .option("--out <file.bwk>", "write the trained model here")
@@ -199,7 +201,7 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
     if (objective.eps > 0 && o.robustLimit > 0) {
       const attack: PgdOptions = {
         norm: objective.norm, eps: objective.eps, lo: 0, hi: 1, steps: o.robustSteps, restarts: o.robustRestarts,
-        alpha: o.norm === "linf" ? Math.max(objective.eps / 4, (2.5 * objective.eps) / o.robustSteps) : (2.5 * objective.eps) / o.robustSteps,
+        alpha: o.robustAlpha ?? (2.5 * objective.eps) / o.robustSteps,
         randomStart: true,
       };
       robust = await robustEvaluate(engine, data.test, attack, { limit: o.robustLimit, seed: o.seed });
