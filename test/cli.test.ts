@@ -232,6 +232,11 @@ const USAGE: [string, string[], RegExp][] = [
   ["unknown command", ["certify"], /unknown command 'certify'/],
   ["eval without --model", ["eval"], /required option '--model/],
   ["info without a file", ["info"], /missing required argument/],
+  ["unknown objective", ["train", ...SMALL, "--objective", "mart"], /--objective must be one of standard, fgsm-rs, pgd, trades/],
+  ["bad --workers", ["train", ...SMALL, "--workers", "many"], /--workers must be 'auto' or a non-negative integer/],
+  ["negative --eps", ["train", ...SMALL, "--eps", "-0.1"], /--eps/],
+  ["unknown --norm", ["train", ...SMALL, "--norm", "l1"], /--norm must be one of linf, l2/],
+  ["zero --pgd-steps", ["train", ...SMALL, "--pgd-steps", "0"], /--pgd-steps/],
 ];
 
 for (const [what, args, re] of USAGE) {
@@ -299,6 +304,27 @@ test("runtime errors (exit 1): unwritable --out, unknown dataset; nothing writte
   failsWith(t, await bulwark(["eval", "--model", out, "--data", "imagenet"]), 1, /cannot read model|unknown dataset/, "eval unknown dataset");
   failsWith(t, await bulwark(["train", ...SMALL, "--data", join(dir, "empty-dir-that-does-not-exist"), "--out", out]), 1, /.+/, "dataset path missing");
   t.deepEqual(readdirSync(dir).sort(), ["file.txt"], "no model and no temporary files written");
+});
+
+test("adversarial train --json reports robust accuracy, its method and the worker count; 0 and 2 workers agree", async (t) => {
+  const args = ["train", "--model", "mlp", "--objective", "pgd", "--eps", "0.1", "--pgd-steps", "3", "--limit", "512", "--test-limit", "100",
+    "--robust-limit", "50", "--robust-steps", "5", "--monitor-samples", "64", "--batch-size", "64", "--shard-size", "32", "--json", "--quiet"];
+  const [inline, pooled] = await Promise.all([bulwark([...args, "--workers", "0"]), bulwark([...args, "--workers", "2"])]);
+  const a = json(t, inline);
+  const b = json(t, pooled);
+  t.is(a.workers, 0);
+  t.is(b.workers, 2);
+  t.is(typeof a.robustAccuracy, "number");
+  t.true(a.robustAccuracy <= a.testAccuracy + 0.1);
+  t.like(a.robustMethod, { attack: "pgd", norm: "linf", eps: 0.1, steps: 5, samples: 50 });
+  t.is(a.monitor.history.length, 1);
+  t.is(a.weightsHash, b.weightsHash, "in-process and pooled training give the same weights");
+  t.is(a.robustAccuracy, b.robustAccuracy);
+});
+
+test("--shard-size larger than --batch-size and --val-fraction ≥ 1 are refused", async (t) => {
+  failsWith(t, await bulwark(["train", ...SMALL, "--batch-size", "16", "--shard-size", "32"]), 1, /--shard-size 32 is larger than --batch-size 16/, "shard > batch");
+  failsWith(t, await bulwark(["train", ...SMALL, "--objective", "pgd", "--val-fraction", "1"]), 1, /--val-fraction must be below 1/, "val fraction");
 });
 
 // ---------------------------------------------------------------------------------------------

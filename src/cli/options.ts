@@ -51,3 +51,9 @@ export function checkWritable(path: string): void {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
 }
+
+/** --workers: 'auto' (every core) or a count (0 = in-process). */
+export function workersOption(v: string): string {
+  if (v !== "auto" && !/^\d+$/.test(v.trim())) throw new InvalidArgumentError(`--workers must be 'auto' or a non-negative integer, got '${v}'`);
+  return v.trim();
+}

@@ -17,7 +17,7 @@ import { OBJECTIVES, type ObjectiveConfig } from "../train/objective.js";
 import { createOptimizer, type OptimizerConfig } from "../train/optimizer.js";
 import { parseSchedule, SCHEDULES } from "../train/schedule.js";
 import type { PgdOptions } from "../attack/threat.js";
-import { checkWritable, int, num, oneOf } from "./options.js";
+import { checkWritable, int, num, oneOf, workersOption } from "./options.js";
 import { createProgress } from "./progress.js";
 import { emit, interruptible, type GlobalOptions } from "./run.js";
 
@@ -65,7 +65,7 @@ export function addTrainOptions(cmd: Command, defaults: { objective?: string; ep
     .option("--epochs <n>", "passes over the training set", int("--epochs", 1), 1)
     .option("--batch-size <n>", "samples per step", int("--batch-size", 1), 64)
     .option("--shard-size <n>", "samples per shard (a unit of parallel work; results depend on it, never on --workers)", int("--shard-size", 1), 32)
-    .option("--workers <n>", "worker threads: auto (all cores), or 0 to run in-process", "auto")
+    .option("--workers <n>", "worker threads: auto (all cores), or 0 to run in-process", workersOption, "auto")
     .option("--optimizer <name>", "adam or sgd", oneOf("--optimizer", ["adam", "sgd"]), "adam")
     .option("--lr <x>", "peak learning rate (default 0.005 for adam, 0.05 for sgd)", num("--lr", { positive: true }))
     .option("--momentum <x>", "SGD momentum", num("--momentum", { min: 0 }), 0.9)

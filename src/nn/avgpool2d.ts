@@ -1,16 +1,16 @@
 // Average pooling over k×k windows with stride s, no padding, NCHW.
 import type { Ctx, Layer, ParamShape, Shape } from "./layer.js";
+import { ParamFreeLayer } from "./param-free.js";
 
-export class AvgPool2d implements Layer {
+export class AvgPool2d extends ParamFreeLayer implements Layer {
   readonly spec;
   readonly inShape: Shape;
   readonly outShape: Shape;
-  readonly paramCount = 0;
-  readonly aliasesInput = false;
   private readonly oh: number;
   private readonly ow: number;
 
   constructor(inShape: Shape, readonly kernel: number, readonly stride = kernel) {
+    super();
     if (inShape.length !== 3) throw new Error(`avgpool2d needs a [C,H,W] input, got [${inShape.join(",")}]`);
     const [c, h, w] = inShape;
     this.oh = Math.floor((h - kernel) / stride) + 1;
@@ -19,22 +19,6 @@ export class AvgPool2d implements Layer {
     this.inShape = [c, h, w];
     this.outShape = [c, this.oh, this.ow];
     this.spec = { type: "avgpool2d" as const, kernel, stride };
-  }
-
-  paramShapes(): ParamShape[] {
-    return [];
-  }
-
-  bind(): void {}
-
-  init(): void {}
-
-  scratchFloats(): number {
-    return 0;
-  }
-
-  cacheFloats(): number {
-    return 0;
   }
 
   forward(ctx: Ctx, x: number, y: number, batch: number): void {

@@ -1,32 +1,16 @@
 // ReLU. Backward needs only the forward output: dx = dy · [y > 0].
-import { sizeOf, type Ctx, type Layer, type ParamShape, type Shape } from "./layer.js";
+import { sizeOf, type Ctx, type Layer, type Shape } from "./layer.js";
+import { ParamFreeLayer } from "./param-free.js";
 
-export class ReLU implements Layer {
+export class ReLU extends ParamFreeLayer implements Layer {
   readonly spec = { type: "relu" as const };
   readonly outShape: Shape;
-  readonly paramCount = 0;
-  readonly aliasesInput = false;
   private readonly size: number;
 
   constructor(readonly inShape: Shape) {
+    super();
     this.outShape = [...inShape];
     this.size = sizeOf(inShape);
-  }
-
-  paramShapes(): ParamShape[] {
-    return [];
-  }
-
-  bind(): void {}
-
-  init(): void {}
-
-  scratchFloats(): number {
-    return 0;
-  }
-
-  cacheFloats(): number {
-    return 0;
   }
 
   forward(ctx: Ctx, x: number, y: number, batch: number): void {
