@@ -6,6 +6,7 @@ import { registerInfo } from "./info.js";
 import { registerMain } from "./main-job.js";
 import { oneOf } from "./options.js";
 import { registerTrain } from "./train.js";
+import { registerSaliency } from "./saliency.js";
 
 export function buildProgram(): Command {
   const program = new Command("bulwark")
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerInfo(program);
+  registerSaliency(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
 }
