@@ -142,3 +142,17 @@ test("the monitor keeps the most robust epoch and flags PGD collapsing while FGS
   t.deepEqual(Array.from(params), [2, 2, 2]);
   t.is(mon.collapse?.epoch, 3);
 });
+
+test("hygiene: masking signatures produce warnings, a healthy evaluation none", async (t) => {
+  const { hygieneWarnings } = await import("../src/attack/hygiene.js");
+  t.deepEqual(hygieneWarnings({ samples: 100, blackBoxOnly: 1, fgsm: 0.5, pgdZeroStart: 0.4, pgdRandomStart: 0.39,
+    curve: [{ eps: 0.1, robustAccuracy: 0.9 }, { eps: 0.5, robustAccuracy: 0.0 }], norm: "linf" }), []);
+  const w = hygieneWarnings({ samples: 100, blackBoxOnly: 5, fgsm: 0.9, pgdZeroStart: 0.6, pgdRandomStart: 0.3,
+    curve: [{ eps: 0.1, robustAccuracy: 0.5 }, { eps: 0.3, robustAccuracy: 0.6 }, { eps: 0.8, robustAccuracy: 0.4 }], norm: "linf" });
+  t.is(w.length, 5, w.join("\n"));
+  t.true(w.some((s) => /black-box attack broke 5 of 100/.test(s)));
+  t.true(w.some((s) => /random start beats/.test(s)));
+  t.true(w.some((s) => /FGSM accuracy/.test(s)));
+  t.true(w.some((s) => /still 40.0 % at ε=0.8/.test(s)));
+  t.true(w.some((s) => /rises from ε=0.1 to ε=0.3/.test(s)));
+});

@@ -3,6 +3,7 @@ import type { TaskEnv } from "../pool/task.js";
 import { shardView, type ShardPayload } from "../pool/shard.js";
 import { pgd } from "./pgd.js";
 import type { PgdOptions } from "./threat.js";
+import { runAttack, type AttackSpec, type SampleOutcome } from "./registry.js";
 
 export interface AttackShardPayload extends ShardPayload {
   attack: PgdOptions;
@@ -31,6 +32,30 @@ function attackShard(p: AttackShardPayload, env: TaskEnv): AttackShardResult {
   return { clean, robust };
 }
 
+export interface AttackRunPayload extends ShardPayload {
+  spec: AttackSpec;
+  seed: number;
+  stream: number;
+}
+
+export interface AttackRunResult {
+  cleanPred: number[];
+  outcomes: SampleOutcome[];
+}
+
+/** Any registered attack on one shard: clean predictions and one outcome per sample. */
+function attackRun(p: AttackRunPayload, env: TaskEnv): AttackRunResult {
+  const r = shardView(env.rt, env.cache, p.arch, p.params, p.region, p.capacity);
+  const { model, plan } = r;
+  plan.input.set(r.x0.subarray(0, p.n * model.inputSize));
+  model.forward(plan, p.n);
+  const cleanPred = Array.from(model.predict(plan, p.n).subarray(0, p.n));
+  plan.input.set(r.x0.subarray(0, p.n * model.inputSize));
+  const outcomes = runAttack(model, plan, p.n, r.x0Ptr, p.spec, { seed: p.seed, stream: p.stream, samples: r.samplesPtr }, r.ws);
+  return { cleanPred, outcomes };
+}
+
 export const ATTACK_TASKS = {
   "attack.shard": attackShard,
+  "attack.run": attackRun,
 };

@@ -7,6 +7,7 @@ import { registerMain } from "./main-job.js";
 import { oneOf } from "./options.js";
 import { registerTrain } from "./train.js";
 import { registerSaliency } from "./saliency.js";
+import { registerAttack } from "./attack.js";
 
 export function buildProgram(): Command {
   const program = new Command("bulwark")
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerEval(program);
   registerInfo(program);
+  registerAttack(program);
   registerSaliency(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;

@@ -60,18 +60,27 @@ export class ShardedEngine {
     return { lossSum, correct };
   }
 
+  /**
+   * Runs a shard task over the rows `indices` of data, as many shards at a time as there are
+   * regions; returns the shards' results in index order.
+   */
+  async map<R>(task: string, data: Dataset, indices: Uint32Array, extra: object): Promise<R[]> {
+    const out: R[] = [];
+    const per = this.regions.length * this.shardSize;
+    for (let off = 0; off < indices.length; off += per) {
+      const idx = indices.subarray(off, Math.min(off + per, indices.length));
+      out.push(...await this.executor.run<R>(task, this.load(data, idx).map((p) => ({ ...p, ...extra }))));
+    }
+    return out;
+  }
+
   /** Clean and robust correctness of each sample under `attack` (PGD), in index order. */
   async attack(data: Dataset, indices: Uint32Array, attack: PgdOptions, seed: number, stream: number): Promise<AttackShardResult> {
     const clean: number[] = [];
     const robust: number[] = [];
-    const per = this.regions.length * this.shardSize;
-    for (let off = 0; off < indices.length; off += per) {
-      const idx = indices.subarray(off, Math.min(off + per, indices.length));
-      const payloads: AttackShardPayload[] = this.load(data, idx).map((p) => ({ ...p, attack, seed, stream }));
-      for (const r of await this.executor.run<AttackShardResult>("attack.shard", payloads)) {
-        clean.push(...r.clean);
-        robust.push(...r.robust);
-      }
+    for (const r of await this.map<AttackShardResult>("attack.shard", data, indices, { attack, seed, stream } satisfies Partial<AttackShardPayload>)) {
+      clean.push(...r.clean);
+      robust.push(...r.robust);
     }
     return { clean, robust };
   }
