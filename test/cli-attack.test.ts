@@ -99,3 +99,21 @@ test("saliency writes a PNG grid of images and gradient maps", async (t) => {
   t.is(png.width, 5 * 30 + 2);
   t.is(png.height, 2 * 30 + 2);
 });
+
+test("transfer onto the model itself reproduces the white-box result exactly", async (t) => {
+  const r = json(t, await bulwark(["transfer", "--source", modelPath, "--target", modelPath, "--eps", "0.1", "--steps", "10", "--limit", "64", "--workers", "0", "--json"]));
+  t.is(r.targetTransferAccuracy, r.sourceRobustAccuracy);
+  t.is(r.targetCleanAccuracy, r.sourceCleanAccuracy);
+  t.is(r.transferSuccessRate, 1);
+});
+
+test("steal: a surrogate from label queries agrees with the victim and its attacks transfer", async (t) => {
+  const dir = tmp(t);
+  const out = join(dir, "s.bwk");
+  const r = json(t, await bulwark(["steal", "--victim", modelPath, "--queries", "2000", "--arch", "mlp", "--epochs", "2",
+    "--transfer-limit", "64", "--transfer-eps", "0.1", "--steps", "10", "--workers", "0", "--out", out, "--json", "--quiet"]));
+  t.is(r.queries, 2000);
+  t.true(r.agreement >= 0.85, `agreement ${r.agreement}`);
+  t.true(r.transfer.transferSuccessRate > 0.3, `transfer success ${r.transfer.transferSuccessRate}`);
+  t.true(existsSync(out));
+});

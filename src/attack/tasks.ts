@@ -36,11 +36,14 @@ export interface AttackRunPayload extends ShardPayload {
   spec: AttackSpec;
   seed: number;
   stream: number;
+  /** Also send back the adversarial inputs (transfer attacks evaluate them elsewhere). */
+  returnInputs?: boolean;
 }
 
 export interface AttackRunResult {
   cleanPred: number[];
   outcomes: SampleOutcome[];
+  inputs?: Float32Array;
 }
 
 /** Any registered attack on one shard: clean predictions and one outcome per sample. */
@@ -52,7 +55,7 @@ function attackRun(p: AttackRunPayload, env: TaskEnv): AttackRunResult {
   const cleanPred = Array.from(model.predict(plan, p.n).subarray(0, p.n));
   plan.input.set(r.x0.subarray(0, p.n * model.inputSize));
   const outcomes = runAttack(model, plan, p.n, r.x0Ptr, p.spec, { seed: p.seed, stream: p.stream, samples: r.samplesPtr }, r.ws);
-  return { cleanPred, outcomes };
+  return { cleanPred, outcomes, ...(p.returnInputs ? { inputs: plan.input.slice(0, p.n * model.inputSize) } : {}) };
 }
 
 export const ATTACK_TASKS = {

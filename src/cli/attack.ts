@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { loadData } from "../data/index.js";
 import type { Dataset } from "../data/dataset.js";
 import { instantiate, loadModel } from "../io/bwk.js";
+import type { Model } from "../nn/model.js";
 import { InlineExecutor, type Executor } from "../pool/executor.js";
 import { PoolExecutor, resolveWorkers } from "../pool/pool.js";
 import { TASKS } from "../worker/entry.js";
@@ -20,7 +21,7 @@ import { checkWritable, int, num, oneOf, workersOption } from "./options.js";
 import { createProgress } from "./progress.js";
 import { emit, type GlobalOptions } from "./run.js";
 
-interface AttackOptions extends GlobalOptions {
+export interface AttackOptions extends GlobalOptions {
   model: string;
   data: string;
   attack: AttackName | "suite";
@@ -42,7 +43,7 @@ interface AttackOptions extends GlobalOptions {
   seed: number;
 }
 
-interface Row extends SampleOutcome {
+export interface Row extends SampleOutcome {
   index: number;
   label: number;
   cleanPred: number;
@@ -50,7 +51,7 @@ interface Row extends SampleOutcome {
 }
 
 /** Default iterations per attack (the usual published settings, scaled for MNIST). */
-function defaultSteps(name: AttackName): number {
+export function defaultSteps(name: AttackName): number {
   return { fgsm: 1, pgd: 40, "apgd-ce": 100, "apgd-t": 100, cw: 100, deepfool: 50, square: 0, nes: 30, spsa: 30, hopskipjump: 0 }[name];
 }
 
@@ -60,12 +61,11 @@ function parseEps(v: string): number[] {
   return [...list].sort((a, b) => a - b);
 }
 
-class Evaluator {
+export class Evaluator {
   readonly engine: ShardedEngine;
   private readonly executor: Executor;
 
-  constructor(readonly o: AttackOptions, modelFile: string) {
-    const model = instantiate(loadModel(modelFile));
+  constructor(readonly o: Pick<AttackOptions, "workers" | "shardSize" | "seed">, model: Model) {
     const workers = resolveWorkers(o.workers);
     this.executor = workers === 0 ? new InlineExecutor(model.rt, TASKS) : new PoolExecutor(model.rt, { workers });
     this.engine = new ShardedEngine(model, this.executor, o.shardSize, o.shardSize * Math.max(1, workers) * 2);
@@ -77,16 +77,24 @@ class Evaluator {
 
   /** One attack on the samples `idx` (dataset rows); rows in idx order. */
   async run(data: Dataset, idx: Uint32Array, spec: AttackSpec, stage = 0): Promise<Row[]> {
-    const shards = await this.engine.map<AttackRunResult>("attack.run", data, idx, { spec, seed: this.o.seed, stream: attackStream(0xa77ac, stage) });
+    return (await this.craft(data, idx, spec, stage, false)).rows;
+  }
+
+  /** As run(), and with keepInputs the adversarial inputs too (n × inputSize, idx order). */
+  async craft(data: Dataset, idx: Uint32Array, spec: AttackSpec, stage = 0, keepInputs = true): Promise<{ rows: Row[]; inputs: Float32Array | null }> {
+    const shards = await this.engine.map<AttackRunResult>("attack.run", data, idx, { spec, seed: this.o.seed, stream: attackStream(0xa77ac, stage), returnInputs: keepInputs });
+    const dim = this.engine.model.inputSize;
+    const inputs = keepInputs ? new Float32Array(idx.length * dim) : null;
     const rows: Row[] = [];
     let k = 0;
     for (const s of shards) {
+      if (inputs && s.inputs) inputs.set(s.inputs, k * dim);
       s.outcomes.forEach((out, i) => {
         const index = idx[k++];
         rows.push({ index, label: data.y[index], cleanPred: s.cleanPred[i], attack: spec.name, ...out });
       });
     }
-    return rows;
+    return { rows, inputs };
   }
 
   close(): Promise<void> {
@@ -94,7 +102,7 @@ class Evaluator {
   }
 }
 
-function specFor(o: AttackOptions, name: AttackName, eps: number, over: Partial<AttackSpec> = {}): AttackSpec {
+export function specFor(o: AttackOptions, name: AttackName, eps: number, over: Partial<AttackSpec> = {}): AttackSpec {
   return {
     name, norm: o.norm, eps, lo: 0, hi: 1, steps: o.steps ?? defaultSteps(name), restarts: o.restarts,
     alpha: o.alpha, loss: o.loss, randomStart: o.randomStart, target: o.target ?? null, queries: o.queries, ...over,
@@ -210,7 +218,7 @@ export function registerAttack(program: Command): void {
       if (o.start >= data.test.n) throw new Error(`--start ${o.start} is past the ${data.test.n} test samples`);
       const n = Math.min(o.limit, data.test.n - o.start);
       const idx = Uint32Array.from({ length: n }, (_, i) => o.start + i);
-      const ev = new Evaluator(o, o.model);
+      const ev = new Evaluator(o, instantiate(file));
       const results: EpsResult[] = [];
       const progress = createProgress(`attack ${o.attack}`, epsList.length, { quiet: o.quiet });
       try {

@@ -8,6 +8,8 @@ import { oneOf } from "./options.js";
 import { registerTrain } from "./train.js";
 import { registerSaliency } from "./saliency.js";
 import { registerAttack } from "./attack.js";
+import { registerTransfer } from "./transfer.js";
+import { registerSteal } from "./steal.js";
 
 export function buildProgram(): Command {
   const program = new Command("bulwark")
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerInfo(program);
   registerAttack(program);
+  registerTransfer(program);
+  registerSteal(program);
   registerSaliency(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
