@@ -6,8 +6,11 @@
 // OMP_WAIT_POLICY=PASSIVE; the best of the three is the peer. Everything runs in interleaved
 // short slices (the shared VM's speed swings) and reports each one's best slice.
 //
+// With --attack-only it times evaluation instead: a PGD-k attack (--steps, default 40) and the
+// final prediction, no weight update (issue 4's attack-throughput target).
+//
 //   npx tsx scripts/bench-adversarial.ts [--models mlp,cnn-small] [--objectives standard,fgsm-rs,pgd]
-//     [--batch 128] [--shard 64] [--eps 0.3] [--rounds 4] [--slice 1.5] [--json]
+//     [--batch 128] [--shard 64] [--eps 0.3] [--steps 10] [--attack-only] [--rounds 4] [--slice 1.5] [--json]
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { existsSync } from "node:fs";
@@ -20,6 +23,7 @@ import { Model } from "../src/nn/model.js";
 import { PoolExecutor } from "../src/pool/pool.js";
 import { ShardedEngine } from "../src/train/engine.js";
 import type { ObjectiveConfig } from "../src/train/objective.js";
+import type { AttackSpec } from "../src/attack/registry.js";
 import { createOptimizer } from "../src/train/optimizer.js";
 
 function arg(name: string, def: string): string {
@@ -27,11 +31,13 @@ function arg(name: string, def: string): string {
   return i > 0 ? process.argv[i + 1] : def;
 }
 const models = arg("models", "mlp,cnn-small").split(",");
-const objectives = arg("objectives", "standard,fgsm-rs,pgd").split(",") as ObjectiveConfig["name"][];
+const objectives = arg("objectives", process.argv.includes("--attack-only") ? "pgd" : "standard,fgsm-rs,pgd").split(",") as ObjectiveConfig["name"][];
 const batch = Number(arg("batch", "128"));
 const shard = Number(arg("shard", "64"));
 const eps = Number(arg("eps", "0.3"));
 const rounds = Number(arg("rounds", "4"));
+const attackOnly = process.argv.includes("--attack-only");
+const steps = Number(arg("steps", attackOnly ? "40" : "10"));
 const sliceSeconds = Number(arg("slice", "1.5"));
 const json = process.argv.includes("--json");
 const PY = "/usr/bin/python3";
@@ -78,15 +84,19 @@ for (const name of models) {
   const opt = createOptimizer(model, { name: "adam", lr: 1e-3 });
   const engines = [1, 2].map((w) => new ShardedEngine(model, new PoolExecutor(rt, { workers: w }), shard, batch));
   for (const objective of objectives) {
-    const cfg: ObjectiveConfig = { name: objective, norm: "linf", eps: objective === "standard" ? 0 : eps, alpha: objective === "fgsm-rs" ? 1.25 * eps : (2.5 * eps) / 10, steps: 10, restarts: 1, beta: 6, lo: 0, hi: 1 };
+    const cfg: ObjectiveConfig = { name: objective, norm: "linf", eps: objective === "standard" ? 0 : eps, alpha: objective === "fgsm-rs" ? 1.25 * eps : (2.5 * eps) / steps, steps, restarts: 1, beta: 6, lo: 0, hi: 1 };
+    const spec: AttackSpec = { name: "pgd", norm: "linf", eps, lo: 0, hi: 1, steps, restarts: 1, loss: "ce", randomStart: true, target: null, queries: 1 };
     const ours = async (engine: ShardedEngine): Promise<number> => {
       let n = 0;
       let step = 0;
       const t0 = performance.now();
       while (performance.now() - t0 < sliceSeconds * 1000) {
         const idx = Uint32Array.from({ length: batch }, (_, i) => (step * batch + i) % data.train.n);
-        await engine.trainStep(data.train, idx, { objective: cfg, seed: 0, epoch: 0, eps: cfg.eps });
-        opt.step(1e-4);
+        if (attackOnly) await engine.map("attack.run", data.train, idx, { spec, seed: 0, stream: step });
+        else {
+          await engine.trainStep(data.train, idx, { objective: cfg, seed: 0, epoch: 0, eps: cfg.eps });
+          opt.step(1e-4);
+        }
         n += batch;
         step++;
       }
@@ -99,14 +109,14 @@ for (const name of models) {
       best.w1 = Math.max(best.w1, await ours(engines[0]));
       best.w2 = Math.max(best.w2, await ours(engines[1]));
       for (const { label, peer } of peers) {
-        const v = await peer.ask({ model: name, batch, seconds: sliceSeconds, objective, eps, steps: 10 });
+        const v = await peer.ask({ model: name, batch, seconds: sliceSeconds, objective, eps, steps, attackOnly });
         torchBest.set(label, Math.max(torchBest.get(label) ?? 0, v));
       }
     }
     const peerBest = Math.max(0, ...torchBest.values());
     const peerLabel = [...torchBest.entries()].find(([, v]) => v === peerBest)?.[0] ?? null;
     const row = {
-      model: name, objective: objective === "pgd" ? "pgd-10" : objective, batch, shard,
+      model: name, objective: attackOnly ? `attack pgd-${steps}` : objective === "pgd" ? `pgd-${steps}` : objective, batch, shard,
       workers1: Math.round(best.w1), workers2: Math.round(best.w2), scaling: +(best.w2 / best.w1).toFixed(2),
       pytorch: Object.fromEntries([...torchBest].map(([k, v]) => [k, Math.round(v)])),
       pytorchBest: peerBest ? Math.round(peerBest) : null, pytorchBestConfig: peerLabel,
@@ -114,7 +124,7 @@ for (const name of models) {
     };
     rows.push(row);
     if (!json) {
-      console.log(`${name.padEnd(9)} ${row.objective.padEnd(8)} 1 worker ${String(row.workers1).padStart(6)}  2 workers ${String(row.workers2).padStart(6)}  scaling ${row.scaling.toFixed(2)}×  ` +
+      console.log(`${name.padEnd(9)} ${row.objective.padEnd(14)} 1 worker ${String(row.workers1).padStart(6)}  2 workers ${String(row.workers2).padStart(6)}  scaling ${row.scaling.toFixed(2)}×  ` +
         (peerBest ? `PyTorch ${[...torchBest].map(([k, v]) => `${k} ${Math.round(v)}`).join(", ")} → ours/best ${row.ratioVsPytorch}` : "PyTorch skipped"));
     }
   }

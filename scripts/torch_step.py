@@ -4,7 +4,8 @@ adversarial training, L-inf, data range [0, 1]) on the same architectures.
 
 It reads one request per line on stdin, {"model": "mlp", "batch": 128, "seconds": 0.5,
 "objective": "pgd", "eps": 0.3, "steps": 10}, and answers each with one JSON line
-{"samplesPerSecond": ...}, so that a benchmark can interleave short PyTorch slices with its
+{"samplesPerSecond": ...} ("attackOnly": true times the attack alone, as in an
+evaluation), so that a benchmark can interleave short PyTorch slices with its
 own and compare them under the same machine load. Threads: --threads N sets
 torch.set_num_threads; OMP_NUM_THREADS / OPENBLAS_NUM_THREADS come from the environment.
 Run with Debian's python3-torch: /usr/bin/python3 scripts/torch_step.py
@@ -51,15 +52,19 @@ def main():
     for line in sys.stdin:
         req = json.loads(line)
         objective, eps, k = req.get("objective", "standard"), req.get("eps", 0.3), req.get("steps", 10)
-        key = (req["model"], req["batch"], objective, eps, k)
+        key = (req["model"], req["batch"], objective, eps, k, req.get("attackOnly", False))
         if key not in steps:
             m = build(req["model"])
             opt = torch.optim.Adam(m.parameters(), 1e-3)
             x = torch.rand(req["batch"], 1, 28, 28)
             y = torch.randint(0, 10, (req["batch"],))
 
-            def step(m=m, opt=opt, x=x, y=y, objective=objective, eps=eps, k=k):
+            def step(m=m, opt=opt, x=x, y=y, objective=objective, eps=eps, k=k, attack_only=req.get("attackOnly", False)):
                 xa = adversarial(m, x, y, objective, eps, k)
+                if attack_only:  # an evaluation: the attack and a final prediction, no update
+                    with torch.no_grad():
+                        m(xa).argmax(1)
+                    return
                 opt.zero_grad(set_to_none=True)
                 nn.functional.cross_entropy(m(xa), y).backward()
                 opt.step()
