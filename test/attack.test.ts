@@ -156,3 +156,19 @@ test("hygiene: masking signatures produce warnings, a healthy evaluation none", 
   t.true(w.some((s) => /still 40.0 % at ε=0.8/.test(s)));
   t.true(w.some((s) => /rises from ε=0.1 to ε=0.3/.test(s)));
 });
+
+test.serial("attack(model, x, y, options): adversarial inputs and stats, the same as through the CLI's shard path", async (t) => {
+  const { attack } = await import("../src/attack/api.js");
+  const m = await model();
+  const n = 40;
+  const x = data.test.x.slice(0, n * 784);
+  const y = Array.from(data.test.y.subarray(0, n));
+  const r = attack(m, x, y, { attack: "pgd", eps: 0.1, steps: 10 });
+  t.is(r.adversarial.length, n * 784);
+  t.is(r.outcomes.length, n);
+  t.true(r.robustAccuracy < r.cleanAccuracy);
+  for (let i = 0; i < n * 784; i++) t.true(Math.abs(r.adversarial[i] - x[i]) <= 0.1 + 1e-6 && r.adversarial[i] >= 0 && r.adversarial[i] <= 1);
+  const again = attack(m, x, y, { attack: "pgd", eps: 0.1, steps: 10 });
+  t.deepEqual(again.adversarial, r.adversarial);
+  t.throws(() => attack(m, x.subarray(0, 10), y), { message: /x holds 10 values/ });
+});
