@@ -10,6 +10,8 @@ import { registerSaliency } from "./saliency.js";
 import { registerAttack } from "./attack.js";
 import { registerTransfer } from "./transfer.js";
 import { registerSteal } from "./steal.js";
+import { registerCertify } from "./certify.js";
+import { registerRpca } from "./rpca.js";
 
 export function buildProgram(): Command {
   const program = new Command("bulwark")
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerAttack(program);
   registerTransfer(program);
   registerSteal(program);
+  registerCertify(program);
+  registerRpca(program);
   registerSaliency(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;

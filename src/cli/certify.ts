@@ -1,0 +1,73 @@
+// `bulwark certify`: per-sample verdicts (certified / falsified / unknown) of a saved model on
+// the first test samples under an L∞ ball, with IBP, CROWN or CROWN-IBP bounds. In-process.
+import type { Command } from "commander";
+import { loadData } from "../data/index.js";
+import { instantiate, loadModel } from "../io/bwk.js";
+import { writeCsv } from "../report/csv.js";
+import { BOUND_METHODS, type BoundMethod } from "../certify/bounds.js";
+import { certify } from "../certify/verdict.js";
+import { checkWritable, int, num, oneOf } from "./options.js";
+import { emit, type GlobalOptions } from "./run.js";
+
+interface CertifyCliOptions extends GlobalOptions {
+  model: string;
+  data: string;
+  eps: number;
+  method: BoundMethod;
+  limit: number;
+  perSample?: string;
+  clip: boolean;
+  steps: number;
+  restarts: number;
+  seed: number;
+}
+
+export function registerCertify(program: Command): void {
+  program.command("certify")
+    .description("certify (or falsify with an attack) each test sample under an L∞ ball")
+    .requiredOption("--model <file.bwk>", "model file")
+    .option("--data <spec>", "mnist, fashion-mnist, or a directory of IDX files", "mnist")
+    .requiredOption("--eps <x>", "L∞ radius", num("--eps", { min: 0 }))
+    .option("--method <name>", `bound method: ${BOUND_METHODS.join(", ")}`, oneOf("--method", BOUND_METHODS), "crown")
+    .option("--limit <n>", "certify the first n test samples", int("--limit", 1), 1000)
+    .option("--per-sample <file.csv>", "write one row per sample")
+    .option("--no-clip", "do not intersect the ball with the data range [0, 1]")
+    .option("--steps <n>", "PGD steps of the falsifying attack", int("--steps", 1), 40)
+    .option("--restarts <n>", "PGD restarts of the falsifying attack", int("--restarts", 1), 1)
+    .option("--seed <n>", "seed of the attack's random starts", int("--seed", 0), 0)
+    .action(async (opts: CertifyCliOptions, cmd: Command) => {
+      const o = { ...cmd.optsWithGlobals(), ...opts } as CertifyCliOptions;
+      if (o.perSample) checkWritable(o.perSample);
+      const file = loadModel(o.model);
+      const data = loadData(o.data, { limit: 1, testLimit: o.limit });
+      const want = file.architecture.inputShape.join("×");
+      if (want !== data.test.shape.join("×")) {
+        throw new Error(`${o.model} expects inputs of shape ${want}, but ${o.data} has ${data.test.shape.join("×")}`);
+      }
+      const model = instantiate(file);
+      const n = Math.min(o.limit, data.test.n);
+      const x = data.test.x.subarray(0, n * model.inputSize);
+      const y = Array.from(data.test.y.subarray(0, n));
+      const t0 = performance.now();
+      const r = certify(model, x, y, { method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed });
+      const seconds = (performance.now() - t0) / 1000;
+      if (o.perSample) {
+        writeCsv(o.perSample, r.samples.map((s) => ({
+          index: s.index, label: s.label, verdict: s.verdict,
+          lowestBound: Number.isNaN(s.lowestBound) ? "" : s.lowestBound,
+          counterexampleMargin: Number.isNaN(s.counterexampleMargin) ? "" : s.counterexampleMargin,
+        })), ["index", "label", "verdict", "lowestBound", "counterexampleMargin"]);
+      }
+      const result = {
+        command: "certify", model: o.model, data: o.data, method: o.method, eps: o.eps, clip: o.clip, samples: n,
+        cleanAccuracy: r.cleanAccuracy, certifiedAccuracy: r.certifiedAccuracy, counts: r.counts,
+        seconds, samplesPerSecond: seconds > 0 ? n / seconds : null,
+        attackSeconds: r.attackSeconds, boundSeconds: r.boundSeconds, boundedSamples: r.counts.certified + r.counts.unknown, perSample: o.perSample ?? null,
+        weightsHash: file.weightsHash,
+      };
+      emit(o, result, () => [
+        `${o.method} at ε=${o.eps}: certified ${(100 * r.certifiedAccuracy).toFixed(2)} %, clean ${(100 * r.cleanAccuracy).toFixed(2)} % ` +
+          `(certified ${r.counts.certified}, falsified ${r.counts.falsified}, unknown ${r.counts.unknown} of ${n}) in ${seconds.toFixed(1)} s`,
+      ]);
+    });
+}
