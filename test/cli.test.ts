@@ -160,7 +160,7 @@ const USAGE: [string, string[], RegExp][] = [
   ["unknown option", ["train", ...SMALL, "--bogus"], /unknown option '--bogus'/],
   ["unknown optimiser", ["train", ...SMALL, "--optimizer", "lbfgs"], /--optimizer must be one of adam, sgd/],
   ["unknown schedule", ["train", ...SMALL, "--schedule", "cosine"], /--schedule/],
-  ["unknown command", ["certify"], /unknown command 'certify'/],
+  ["unknown command", ["sweep"], /unknown command 'sweep'/],
   ["eval without --model", ["eval"], /required option '--model/],
   ["info without a file", ["info"], /missing required argument/],
   ["unknown objective", ["train", ...SMALL, "--objective", "mart"], /--objective must be one of standard, fgsm-rs, pgd, trades/],

@@ -1,9 +1,7 @@
 // `bulwark attack`: robust accuracy of a saved model under one attack, an AutoAttack-style
 // suite, or a curve over several ε; per-sample CSV, curve CSV/JSON/SVG, hygiene warnings.
 import type { Command } from "commander";
-import { loadData } from "../data/index.js";
 import type { Dataset } from "../data/dataset.js";
-import { instantiate, loadModel } from "../io/bwk.js";
 import type { Model } from "../nn/model.js";
 import { InlineExecutor, type Executor } from "../pool/executor.js";
 import { PoolExecutor, resolveWorkers } from "../pool/pool.js";
@@ -19,6 +17,7 @@ import { lineChart, writeSvg } from "../report/plot.js";
 import { writeFileAtomic } from "../core/files.js";
 import { checkWritable, int, num, oneOf, workersOption } from "./options.js";
 import { createProgress } from "./progress.js";
+import { loadModelAndData } from "./inputs.js";
 import { emit, type GlobalOptions } from "./run.js";
 
 export interface AttackOptions extends GlobalOptions {
@@ -210,15 +209,11 @@ export function registerAttack(program: Command): void {
       if (o.shardSize < 17 && (o.attack === "suite" || isBlackBox(o.attack as AttackName))) {
         throw new Error("black-box attacks need --shard-size ≥ 17 (the oracle evaluates at least 17 rows per call)");
       }
-      const file = loadModel(o.model);
-      const data = loadData(o.data, { limit: 1 });
-      if (file.architecture.inputShape.join("×") !== data.test.shape.join("×")) {
-        throw new Error(`${o.model} expects inputs of shape ${file.architecture.inputShape.join("×")}, but ${o.data} has ${data.test.shape.join("×")}`);
-      }
+      const { model, data } = loadModelAndData(o.model, o.data);
       if (o.start >= data.test.n) throw new Error(`--start ${o.start} is past the ${data.test.n} test samples`);
       const n = Math.min(o.limit, data.test.n - o.start);
       const idx = Uint32Array.from({ length: n }, (_, i) => o.start + i);
-      const ev = new Evaluator(o, instantiate(file));
+      const ev = new Evaluator(o, model);
       const results: EpsResult[] = [];
       const progress = createProgress(`attack ${o.attack}`, epsList.length, { quiet: o.quiet });
       try {

@@ -1,12 +1,11 @@
 // `bulwark certify`: per-sample verdicts (certified / falsified / unknown) of a saved model on
 // the first test samples under an L∞ ball, with IBP, CROWN or CROWN-IBP bounds. In-process.
 import type { Command } from "commander";
-import { loadData } from "../data/index.js";
-import { instantiate, loadModel } from "../io/bwk.js";
 import { writeCsv } from "../report/csv.js";
 import { BOUND_METHODS, type BoundMethod } from "../certify/bounds.js";
 import { certify } from "../certify/verdict.js";
 import { checkWritable, int, num, oneOf } from "./options.js";
+import { loadModelAndData } from "./inputs.js";
 import { emit, type GlobalOptions } from "./run.js";
 
 interface CertifyCliOptions extends GlobalOptions {
@@ -38,13 +37,7 @@ export function registerCertify(program: Command): void {
     .action(async (opts: CertifyCliOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as CertifyCliOptions;
       if (o.perSample) checkWritable(o.perSample);
-      const file = loadModel(o.model);
-      const data = loadData(o.data, { limit: 1, testLimit: o.limit });
-      const want = file.architecture.inputShape.join("×");
-      if (want !== data.test.shape.join("×")) {
-        throw new Error(`${o.model} expects inputs of shape ${want}, but ${o.data} has ${data.test.shape.join("×")}`);
-      }
-      const model = instantiate(file);
+      const { file, model, data } = loadModelAndData(o.model, o.data, { limit: 1, testLimit: o.limit });
       const n = Math.min(o.limit, data.test.n);
       const x = data.test.x.subarray(0, n * model.inputSize);
       const y = Array.from(data.test.y.subarray(0, n));

@@ -1,9 +1,8 @@
 // `bulwark eval`: clean accuracy of a saved model on a dataset's test split.
 import type { Command } from "commander";
-import { loadData } from "../data/index.js";
-import { instantiate, loadModel } from "../io/bwk.js";
 import { evaluate } from "../train/evaluate.js";
 import { int } from "./options.js";
+import { loadModelAndData } from "./inputs.js";
 import { emit, type GlobalOptions } from "./run.js";
 
 interface EvalOptions extends GlobalOptions {
@@ -22,13 +21,7 @@ export function registerEval(program: Command): void {
     .option("--batch-size <n>", "samples per forward pass", int("--batch-size", 1), 500)
     .action(async (opts: EvalOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as EvalOptions;
-      const file = loadModel(o.model);
-      const data = loadData(o.data, { limit: 1, testLimit: o.limit });
-      const want = file.architecture.inputShape.join("×");
-      if (want !== data.test.shape.join("×")) {
-        throw new Error(`${o.model} expects inputs of shape ${want}, but ${o.data} has ${data.test.shape.join("×")}`);
-      }
-      const model = instantiate(file);
+      const { file, model, data } = loadModelAndData(o.model, o.data, { limit: 1, testLimit: o.limit });
       const t0 = performance.now();
       const r = evaluate(model, data.test, o.batchSize);
       const seconds = (performance.now() - t0) / 1000;

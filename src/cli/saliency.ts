@@ -1,11 +1,10 @@
 // `bulwark saliency`: input-gradient maps of a few test images, as a PNG grid (top row the
 // images, bottom row |∂loss/∂x| scaled per image).
 import type { Command } from "commander";
-import { loadData } from "../data/index.js";
-import { instantiate, loadModel } from "../io/bwk.js";
 import { saliency } from "../attack/saliency.js";
 import { writeGridPng, type Tile } from "../report/png.js";
 import { checkWritable, int } from "./options.js";
+import { loadModelAndData } from "./inputs.js";
 import { emit, type GlobalOptions } from "./run.js";
 
 interface SaliencyOptions extends GlobalOptions {
@@ -27,14 +26,9 @@ export function registerSaliency(program: Command): void {
     .action(async (opts: SaliencyOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as SaliencyOptions;
       checkWritable(o.out);
-      const file = loadModel(o.model);
-      const data = loadData(o.data, { limit: 1 });
+      const { model, data } = loadModelAndData(o.model, o.data);
       const [c, h, w] = data.test.shape;
-      if (file.architecture.inputShape.join("×") !== data.test.shape.join("×")) {
-        throw new Error(`${o.model} expects inputs of shape ${file.architecture.inputShape.join("×")}, but ${o.data} has ${data.test.shape.join("×")}`);
-      }
       if (o.start + o.count > data.test.n) throw new Error(`--start ${o.start} + --count ${o.count} exceeds the ${data.test.n} test images`);
-      const model = instantiate(file);
       const idx = Array.from({ length: o.count }, (_, i) => o.start + i);
       const s = saliency(model, data.test, idx);
       const size = c * h * w;
