@@ -12,6 +12,7 @@ import { registerTransfer } from "./transfer.js";
 import { registerSteal } from "./steal.js";
 import { registerCertify } from "./certify.js";
 import { registerRpca } from "./rpca.js";
+import { registerPoison } from "./poison.js";
 
 export function buildProgram(): Command {
   const program = new Command("bulwark")
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerSteal(program);
   registerCertify(program);
   registerRpca(program);
+  registerPoison(program);
   registerSaliency(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
