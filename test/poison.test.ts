@@ -85,3 +85,4 @@ test.serial("a 5 % backdoor is learned: high attack success, clean accuracy clos
   t.true(success >= 0.9, `attack success ${success}`);
   t.true(accDirty >= accClean - 0.03);
 });
+
