@@ -5,28 +5,17 @@
 // share its batch.
 import test from "ava";
 import { loadData } from "../src/data/index.js";
-import { architecture } from "../src/nn/architectures.js";
 import { Model } from "../src/nn/model.js";
-import { train } from "../src/train/loop.js";
-import { createOptimizer } from "../src/train/optimizer.js";
 import { ModelOracle, QueryBudgetError, type BlackBoxBatch, type BlackBoxResult, type Oracle, type OracleKind } from "../src/attack/oracle.js";
 import { square, squareP, type SquareOptions } from "../src/attack/square.js";
 import { nes, spsa, type EstimatedPgdOptions } from "../src/attack/nes.js";
 import { hopSkipJump, type HopSkipJumpOptions } from "../src/attack/hopskipjump.js";
+import { trainedMlp } from "./helpers/trained.js";
 
 const D = 784;
 const data = loadData("mnist", { limit: 2000, testLimit: 200 });
-let trained: Model | undefined;
-
-/** An mlp trained for one epoch on 2000 samples (so attacks have something to fight). */
-async function model(): Promise<Model> {
-  if (!trained) {
-    trained = new Model(architecture("mlp")).init(1);
-    const opt = createOptimizer(trained, { name: "adam", lr: 2e-3 });
-    await train(trained, data.train, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
-  }
-  return trained;
-}
+/** The shared undefended mlp (test/helpers/trained.ts). */
+const model = (): Promise<Model> => trainedMlp(data.train);
 
 /** Test rows [from, from + n) as a black-box batch keyed by their test-set indices. */
 function rows(from: number, n: number, seed = 5): BlackBoxBatch {

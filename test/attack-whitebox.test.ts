@@ -6,7 +6,6 @@ import test from "ava";
 import { Stream } from "../src/core/random.js";
 import { loadData } from "../src/data/index.js";
 import { gather } from "../src/data/batches.js";
-import { architecture } from "../src/nn/architectures.js";
 import { Model } from "../src/nn/model.js";
 import { layoutShard, type ShardRegion } from "../src/pool/shard.js";
 import { attackLoss, lossAndInputGrad, lossRows, ATTACK_LOSSES, type AttackLoss } from "../src/attack/losses.js";
@@ -16,22 +15,12 @@ import { fgsm, fgsmRandomStart } from "../src/attack/fgsm.js";
 import { cw } from "../src/attack/cw.js";
 import { deepfool } from "../src/attack/deepfool.js";
 import type { AttackKeys, Norm } from "../src/attack/threat.js";
-import { train } from "../src/train/loop.js";
-import { createOptimizer } from "../src/train/optimizer.js";
+import { trainedMlp } from "./helpers/trained.js";
 
 const data = loadData("mnist", { limit: 2000, testLimit: 128 });
 const DIM = 784;
-let trained: Model | undefined;
-
-/** An mlp trained for one epoch on 2000 samples (undefended, so attacks should win). */
-async function model(): Promise<Model> {
-  if (!trained) {
-    trained = new Model(architecture("mlp")).init(1);
-    const opt = createOptimizer(trained, { name: "adam", lr: 2e-3 });
-    await train(trained, data.train, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
-  }
-  return trained;
-}
+/** The shared undefended mlp (test/helpers/trained.ts). */
+const model = (): Promise<Model> => trainedMlp(data.train);
 
 /** A fresh shard region holding test rows [from, from + n). */
 function region(m: Model, from: number, n: number): ShardRegion {

@@ -6,28 +6,17 @@ import { hash32 } from "../src/core/random.js";
 import { runtime } from "../src/core/runtime.js";
 import { loadData } from "../src/data/index.js";
 import { gather } from "../src/data/batches.js";
-import { architecture } from "../src/nn/architectures.js";
 import { Model } from "../src/nn/model.js";
 import { layoutShard } from "../src/pool/shard.js";
 import { pgd } from "../src/attack/pgd.js";
 import type { PgdOptions } from "../src/attack/threat.js";
-import { train } from "../src/train/loop.js";
-import { createOptimizer } from "../src/train/optimizer.js";
 import { RobustMonitor } from "../src/train/monitor.js";
 import type { ShardedEngine } from "../src/train/engine.js";
+import { trainedMlp } from "./helpers/trained.js";
 
 const data = loadData("mnist", { limit: 2000, testLimit: 64 });
-let trained: Model | undefined;
-
-/** An mlp trained for one epoch on 2000 samples (so attacks have something to fight). */
-async function model(): Promise<Model> {
-  if (!trained) {
-    trained = new Model(architecture("mlp")).init(1);
-    const opt = createOptimizer(trained, { name: "adam", lr: 2e-3 });
-    await train(trained, data.train, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
-  }
-  return trained;
-}
+/** The shared undefended mlp (test/helpers/trained.ts). */
+const model = (): Promise<Model> => trainedMlp(data.train);
 
 /** Runs PGD on test rows [from, from + n) in a fresh shard region; returns adversarial inputs, losses and predictions. */
 function attackRows(m: Model, from: number, n: number, o: PgdOptions, seed = 3) {

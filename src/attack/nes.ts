@@ -5,7 +5,7 @@
 // data range, and one query at the new point to see whether the sample is done. Directions
 // are keyed by (seed, sample index, step, k), so a sample's run does not depend on its batch.
 // Probes x ± σu are not clipped to the data range: σ is tiny, and clipping would bias ĝ.
-import { hash32, STREAM } from "../core/random.js";
+import { fmix32, hash32, STREAM } from "../core/random.js";
 import { checkBatch, margin, type BlackBoxBatch, type BlackBoxResult, type Oracle } from "./oracle.js";
 import { validateThreat, type ThreatModel } from "./threat.js";
 
@@ -31,14 +31,6 @@ const NES = 0x4e455321; // "NES!": the attack's own stream family
 // stream, key): one finaliser per draw (SplitMix-style) instead of a four-word hash, which
 // with the polar method below makes a direction of 784 normals ~5× cheaper than hashing
 // every coordinate and Box–Muller with trigonometry.
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** out[off .. off+dim) = a standard normal vector keyed by (seed, stream, key) (Marsaglia's polar method). */
 export function gaussianDirection(out: Float32Array, off: number, dim: number, seed: number, stream: number, key: number): void {

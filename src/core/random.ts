@@ -3,7 +3,8 @@
 // The mixer chains murmur3's 32-bit finaliser over the key words (plain 32-bit integer
 // arithmetic, so it is fast and identical on every thread and platform).
 
-function fmix32(h: number): number {
+/** murmur3's 32-bit finaliser (also the per-draw mixer of src/attack/nes.ts). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

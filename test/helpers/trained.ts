@@ -1,0 +1,18 @@
+// A small undefended model that attack tests share: an mlp trained for one epoch on the first
+// 2000 MNIST training images (so attacks have something to fight), built once per process.
+import type { Dataset } from "../../src/data/dataset.js";
+import { architecture } from "../../src/nn/architectures.js";
+import { Model } from "../../src/nn/model.js";
+import { train } from "../../src/train/loop.js";
+import { createOptimizer } from "../../src/train/optimizer.js";
+
+let trained: Model | undefined;
+
+export async function trainedMlp(trainSet: Dataset): Promise<Model> {
+  if (!trained) {
+    trained = new Model(architecture("mlp")).init(1);
+    const opt = createOptimizer(trained, { name: "adam", lr: 2e-3 });
+    await train(trained, trainSet, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
+  }
+  return trained;
+}
