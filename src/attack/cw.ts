@@ -9,7 +9,7 @@
 import type { Model, Plan } from "../nn/model.js";
 import type { AttackWorkspace } from "../pool/shard.js";
 import { argmaxExcept, isSuccess, targetView, type MinNormOutcome, type Targets } from "./losses.js";
-import type { AttackKeys } from "./threat.js";
+import { attackViews, type AttackKeys } from "./threat.js";
 
 export interface CwOptions {
   /** Data range. */
@@ -51,12 +51,7 @@ export function cw(model: Model, plan: Plan, n: number, x0: number, o: CwOptions
   const classes = model.outputSize;
   const dim = model.inputSize;
   const size = n * dim;
-  const last = model.layers.length;
-  const X = model.rt.f32(plan.acts[0], size);
-  const G = model.rt.f32(plan.grads[0], size);
-  const X0 = Float32Array.from(model.rt.f32(x0, size));
-  const Z = model.rt.f32(plan.acts[last], n * classes);
-  const DZ = model.rt.f32(plan.grads[last], n * classes);
+  const { X, G, X0, Z, DZ } = attackViews(model, plan, n, x0);
   const half = (hi - lo) / 2;
 
   const w0 = new Float64Array(size);

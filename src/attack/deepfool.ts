@@ -7,7 +7,7 @@
 import type { Model, Plan } from "../nn/model.js";
 import type { AttackWorkspace } from "../pool/shard.js";
 import type { MinNormOutcome } from "./losses.js";
-import type { AttackKeys, Norm } from "./threat.js";
+import { attackViews, type AttackKeys, type Norm } from "./threat.js";
 
 export interface DeepFoolOptions {
   norm: Norm;
@@ -36,12 +36,7 @@ export function deepfool(model: Model, plan: Plan, n: number, x0: number, o: Dee
   if (!(cand >= 2)) throw new Error(`DeepFool needs at least 2 candidate classes, got ${o.candidates}`);
   const dim = model.inputSize;
   const size = n * dim;
-  const last = model.layers.length;
-  const X = model.rt.f32(plan.acts[0], size);
-  const G = model.rt.f32(plan.grads[0], size);
-  const X0 = Float32Array.from(model.rt.f32(x0, size));
-  const Z = model.rt.f32(plan.acts[last], n * classes);
-  const DZ = model.rt.f32(plan.grads[last], n * classes);
+  const { X, G, X0, Z, DZ } = attackViews(model, plan, n, x0);
   const labels = plan.labels;
 
   // Candidate classes per sample, ranked once by the clean logits (the label excluded).

@@ -76,3 +76,18 @@ export function projectedStep(model: Model, plan: Plan, xadv: number, grad: numb
   if (t.norm === "linf") k.linfStep(xadv, grad, x0, n * model.inputSize, alpha, t.eps, t.lo, t.hi);
   else k.l2Step(xadv, grad, x0, n, model.inputSize, alpha, t.eps, t.lo, t.hi, work);
 }
+
+/** The views an iterative attack works through: the inputs X and their gradient G, a copy of
+ * the clean inputs X0, the logits Z and their gradient DZ (n samples). */
+export function attackViews(model: Model, plan: Plan, n: number, x0: number) {
+  const size = n * model.inputSize;
+  const last = model.layers.length;
+  const classes = model.outputSize;
+  return {
+    X: model.rt.f32(plan.acts[0], size),
+    G: model.rt.f32(plan.grads[0], size),
+    X0: Float32Array.from(model.rt.f32(x0, size)),
+    Z: model.rt.f32(plan.acts[last], n * classes),
+    DZ: model.rt.f32(plan.grads[last], n * classes),
+  };
+}
