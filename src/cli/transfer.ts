@@ -5,7 +5,7 @@ import { loadData } from "../data/index.js";
 import { fromFloat, type Dataset } from "../data/dataset.js";
 import { instantiate, loadModel } from "../io/bwk.js";
 import type { Model } from "../nn/model.js";
-import { evaluate } from "../train/evaluate.js";
+import { predictAll } from "../train/evaluate.js";
 import { WHITE_BOX, type AttackName } from "../attack/registry.js";
 import { ATTACK_LOSSES } from "../attack/losses.js";
 import { Evaluator, specFor, type AttackOptions } from "./attack.js";
@@ -39,20 +39,8 @@ export async function transferAttack(source: Model, target: Model, data: Dataset
   const labels = Array.from(idx, (i) => data.y[i]);
   const clean = fromFloat("clean", data.x.slice(o.start * source.inputSize, (o.start + n) * source.inputSize), labels, data.shape, data.classes);
   const adv = fromFloat("transferred", crafted.inputs!, labels, data.shape, data.classes);
-  // Per-sample target predictions on both sets.
-  const predict = (ds: Dataset): Int32Array => {
-    const out = new Int32Array(ds.n);
-    const plan = target.plan(Math.min(500, ds.n));
-    for (let s = 0; s < ds.n; s += plan.capacity) {
-      const m = Math.min(plan.capacity, ds.n - s);
-      plan.input.set(ds.x.subarray(s * target.inputSize, (s + m) * target.inputSize));
-      target.forward(plan, m);
-      out.set(target.predict(plan, m).subarray(0, m), s);
-    }
-    return out;
-  };
-  const tClean = predict(clean);
-  const tAdv = predict(adv);
+  const tClean = predictAll(target, clean);
+  const tAdv = predictAll(target, adv);
   let eligible = 0;
   let transferred = 0;
   crafted.rows.forEach((r, i) => {
@@ -66,10 +54,14 @@ export async function transferAttack(source: Model, target: Model, data: Dataset
     attack: spec.name, eps: spec.eps, norm: spec.norm, samples: n,
     sourceCleanAccuracy: rows.filter((r) => r.cleanPred === r.label).length / n,
     sourceRobustAccuracy: rows.filter((r) => r.cleanPred === r.label && !r.success).length / n,
-    targetCleanAccuracy: evaluate(target, clean).accuracy,
-    targetTransferAccuracy: evaluate(target, adv).accuracy,
+    targetCleanAccuracy: share(tClean, labels),
+    targetTransferAccuracy: share(tAdv, labels),
     transferSuccessRate: eligible ? transferred / eligible : 0,
   };
+}
+
+function share(pred: Int32Array, labels: number[]): number {
+  return labels.length ? labels.filter((y, i) => pred[i] === y).length / labels.length : 0;
 }
 
 /** The attack options transfer and steal share. */

@@ -37,6 +37,26 @@ function checkClasses(name: string, classes: number): void {
   }
 }
 
+/** Checks shape, class count, value count and labels; returns the labels as bytes. */
+function checkLayout(name: string, values: number, y: ArrayLike<number>, shape: [number, number, number], classes: number, unit: string): Uint8Array {
+  checkShape(name, shape);
+  checkClasses(name, classes);
+  const size = sampleSize({ shape });
+  const n = y.length;
+  if (values !== n * size) {
+    throw new Error(`${name}: ${values} ${unit} for ${n} samples of ${shape.join("×")} (expected ${n * size})`);
+  }
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = y[i];
+    if (!Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new Error(`${name}: label ${v} at index ${i} is outside 0..${classes - 1}`);
+    }
+    labels[i] = v;
+  }
+  return labels;
+}
+
 /** Builds a dataset from u8 pixels (scaled to [0,1] by /255) and labels checked against `classes`. */
 export function fromU8(
   name: string,
@@ -45,19 +65,10 @@ export function fromU8(
   shape: [number, number, number],
   classes = 10,
 ): Dataset {
-  checkShape(name, shape);
-  checkClasses(name, classes);
-  const size = sampleSize({ shape });
-  const n = labels.length;
-  if (pixels.length !== n * size) {
-    throw new Error(`${name}: ${pixels.length} pixels for ${n} samples of ${shape.join("×")} (expected ${n * size})`);
-  }
-  for (let i = 0; i < n; i++) {
-    if (labels[i] >= classes) throw new Error(`${name}: label ${labels[i]} at index ${i} is outside 0..${classes - 1}`);
-  }
+  const y = checkLayout(name, pixels.length, labels, shape, classes, "pixels");
   const x = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) x[i] = pixels[i] / 255;
-  return { name, x, y: Uint8Array.from(labels), n, shape: [...shape], classes };
+  return { name, x, y, n: y.length, shape: [...shape], classes };
 }
 
 /**
@@ -72,27 +83,14 @@ export function fromFloat(
   shape: [number, number, number],
   classes = 10,
 ): Dataset {
-  checkShape(name, shape);
-  checkClasses(name, classes);
+  const labels = checkLayout(name, x.length, y, shape, classes, "values");
   const size = sampleSize({ shape });
-  const n = y.length;
-  if (x.length !== n * size) {
-    throw new Error(`${name}: ${x.length} values for ${n} samples of ${shape.join("×")} (expected ${n * size})`);
-  }
   for (let i = 0; i < x.length; i++) {
     if (!Number.isFinite(x[i])) {
       throw new Error(`${name}: non-finite value ${x[i]} in sample ${Math.floor(i / size)} (offset ${i % size})`);
     }
   }
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const v = y[i];
-    if (!Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new Error(`${name}: label ${v} at index ${i} is outside 0..${classes - 1}`);
-    }
-    labels[i] = v;
-  }
-  return { name, x, y: labels, n, shape: [...shape], classes };
+  return { name, x, y: labels, n: labels.length, shape: [...shape], classes };
 }
 
 /** A copy holding the samples at `indices`, in that order (repeats allowed). */

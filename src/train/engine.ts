@@ -7,7 +7,8 @@ import type { Dataset } from "../data/dataset.js";
 import type { Model } from "../nn/model.js";
 import { InlineExecutor, type Executor } from "../pool/executor.js";
 import { layoutShard, type ShardPayload, type ShardRegion } from "../pool/shard.js";
-import { ATTACK_TASKS, type AttackShardPayload, type AttackShardResult } from "../attack/tasks.js";
+import { ATTACK_TASKS, type AttackRunResult } from "../attack/tasks.js";
+import type { AttackSpec } from "../attack/registry.js";
 import type { PgdOptions } from "../attack/threat.js";
 import type { ObjectiveConfig, StepResult } from "./objective.js";
 import { TRAIN_TASKS, type TrainShardPayload } from "./tasks.js";
@@ -74,13 +75,21 @@ export class ShardedEngine {
     return out;
   }
 
-  /** Clean and robust correctness of each sample under `attack` (PGD), in index order. */
-  async attack(data: Dataset, indices: Uint32Array, attack: PgdOptions, seed: number, stream: number): Promise<AttackShardResult> {
+  /**
+   * Clean and robust correctness (1/0) of each sample under untargeted CE PGD (`attack`), in
+   * index order: robust means right on the clean input and at the attack's point.
+   */
+  async attack(data: Dataset, indices: Uint32Array, attack: PgdOptions, seed: number, stream: number): Promise<{ clean: number[]; robust: number[] }> {
+    const spec: AttackSpec = { ...attack, name: "pgd", loss: "ce", target: null, queries: 1 };
     const clean: number[] = [];
     const robust: number[] = [];
-    for (const r of await this.map<AttackShardResult>("attack.shard", data, indices, { attack, seed, stream } satisfies Partial<AttackShardPayload>)) {
-      clean.push(...r.clean);
-      robust.push(...r.robust);
+    let k = 0;
+    for (const r of await this.map<AttackRunResult>("attack.run", data, indices, { spec, seed, stream })) {
+      r.outcomes.forEach((o, i) => {
+        const right = r.cleanPred[i] === data.y[indices[k++]] ? 1 : 0;
+        clean.push(right);
+        robust.push(right && !o.success ? 1 : 0);
+      });
     }
     return { clean, robust };
   }

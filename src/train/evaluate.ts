@@ -29,6 +29,21 @@ export function evaluate(model: Model, ds: Dataset, batchSize = 500): EvalResult
   return { accuracy: ds.n ? correct / ds.n : 0, loss: ds.n ? lossSum / ds.n : 0, correct, n: ds.n };
 }
 
+/** The arg-max class of every sample of ds, in order. */
+export function predictAll(model: Model, ds: Dataset, batchSize = 500): Int32Array {
+  const out = new Int32Array(ds.n);
+  const plan = model.plan(batchSize);
+  const idx = new Uint32Array(batchSize);
+  for (let start = 0; start < ds.n; start += batchSize) {
+    const b = Math.min(batchSize, ds.n - start);
+    for (let i = 0; i < b; i++) idx[i] = start + i;
+    gather(ds, idx.subarray(0, b), plan.input, plan.labels);
+    model.forward(plan, b);
+    out.set(model.predict(plan, b).subarray(0, b), start);
+  }
+  return out;
+}
+
 export interface RobustResult {
   cleanAccuracy: number;
   robustAccuracy: number;

@@ -6,6 +6,7 @@ import type { Dataset } from "../data/dataset.js";
 import { epochOrder, batchIndices, gather } from "../data/batches.js";
 import type { Model } from "../nn/model.js";
 import { createOptimizer } from "./optimizer.js";
+import { predictAll } from "./evaluate.js";
 import { learningRate } from "./schedule.js";
 import { ModelOracle } from "../attack/oracle.js";
 
@@ -81,21 +82,10 @@ export async function trainSurrogate(surrogate: Model, queries: Dataset, answers
 }
 
 /** Share of samples on which two models predict the same class. */
-export function agreement(a: Model, b: Model, ds: Dataset, batch = 500): number {
-  const pa = a.plan(batch);
-  const pb = b.plan(batch);
+export function agreement(a: Model, b: Model, ds: Dataset): number {
+  const ya = predictAll(a, ds);
+  const yb = predictAll(b, ds);
   let same = 0;
-  const idx = new Uint32Array(batch);
-  for (let s = 0; s < ds.n; s += batch) {
-    const n = Math.min(batch, ds.n - s);
-    for (let i = 0; i < n; i++) idx[i] = s + i;
-    gather(ds, idx.subarray(0, n), pa.input, pa.labels);
-    gather(ds, idx.subarray(0, n), pb.input, pb.labels);
-    a.forward(pa, n);
-    b.forward(pb, n);
-    const ya = a.predict(pa, n);
-    const yb = b.predict(pb, n);
-    for (let i = 0; i < n; i++) if (ya[i] === yb[i]) same++;
-  }
+  for (let i = 0; i < ds.n; i++) if (ya[i] === yb[i]) same++;
   return ds.n ? same / ds.n : 0;
 }
