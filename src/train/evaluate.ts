@@ -1,7 +1,7 @@
 // Clean accuracy and loss of a model on a dataset, in batches.
 import type { Dataset } from "../data/dataset.js";
 import { gather } from "../data/batches.js";
-import type { Model } from "../nn/model.js";
+import type { Model, Plan } from "../nn/model.js";
 import { countCorrect } from "./objective.js";
 import type { ShardedEngine } from "./engine.js";
 import { attackStream, type PgdOptions } from "../attack/threat.js";
@@ -13,34 +13,33 @@ export interface EvalResult {
   n: number;
 }
 
-export function evaluate(model: Model, ds: Dataset, batchSize = 500): EvalResult {
+/** Runs the model forward over ds in order, batch by batch; `visit` reads the plan. */
+function forwardBatches(model: Model, ds: Dataset, batchSize: number, visit: (plan: Plan, b: number, start: number) => void): void {
   const plan = model.plan(batchSize);
-  let correct = 0;
-  let lossSum = 0;
   const idx = new Uint32Array(batchSize);
   for (let start = 0; start < ds.n; start += batchSize) {
     const b = Math.min(batchSize, ds.n - start);
     for (let i = 0; i < b; i++) idx[i] = start + i;
     gather(ds, idx.subarray(0, b), plan.input, plan.labels);
     model.forward(plan, b);
+    visit(plan, b, start);
+  }
+}
+
+export function evaluate(model: Model, ds: Dataset, batchSize = 500): EvalResult {
+  let correct = 0;
+  let lossSum = 0;
+  forwardBatches(model, ds, batchSize, (plan, b) => {
     lossSum += model.lossAndGrad(plan, b) * b;
     correct += countCorrect(model, plan, b);
-  }
+  });
   return { accuracy: ds.n ? correct / ds.n : 0, loss: ds.n ? lossSum / ds.n : 0, correct, n: ds.n };
 }
 
 /** The arg-max class of every sample of ds, in order. */
 export function predictAll(model: Model, ds: Dataset, batchSize = 500): Int32Array {
   const out = new Int32Array(ds.n);
-  const plan = model.plan(batchSize);
-  const idx = new Uint32Array(batchSize);
-  for (let start = 0; start < ds.n; start += batchSize) {
-    const b = Math.min(batchSize, ds.n - start);
-    for (let i = 0; i < b; i++) idx[i] = start + i;
-    gather(ds, idx.subarray(0, b), plan.input, plan.labels);
-    model.forward(plan, b);
-    out.set(model.predict(plan, b).subarray(0, b), start);
-  }
+  forwardBatches(model, ds, batchSize, (plan, b, start) => out.set(model.predict(plan, b).subarray(0, b), start));
   return out;
 }
 
