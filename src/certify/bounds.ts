@@ -92,13 +92,13 @@ export function roundingAllowance(ops: Op[], boxes: [Float64Array, Float64Array]
 }
 
 /** Lower and upper relaxation of ReLU on [l, u] per neuron: h ≥ al·z, h ≤ au·z + bu. */
-interface Relax {
+export interface Relax {
   al: Float64Array;
   au: Float64Array;
   bu: Float64Array;
 }
 
-function relax(l: Float64Array, u: Float64Array): Relax {
+export function relax(l: Float64Array, u: Float64Array): Relax {
   const n = l.length;
   const al = new Float64Array(n);
   const au = new Float64Array(n);
@@ -123,7 +123,7 @@ function relax(l: Float64Array, u: Float64Array): Relax {
  * Lower bounds of the `rows` linear functions A·v + c, v the output of ops[end-1], over the
  * input box, by back-substitution. relaxes[i] is the relaxation of the ReLU at ops[i].
  */
-function backSubstitute(
+export function backSubstitute(
   ops: Op[], end: number, a0: Float64Array, rows: number, relaxes: (Relax | undefined)[],
   lo: Float64Array, hi: Float64Array,
 ): Float64Array {
@@ -165,14 +165,24 @@ function backSubstitute(
   return out;
 }
 
-/** Bounds for one sample x (float32 values, model.inputSize long) with label y. */
-export function sampleBounds(model: Model, ops: Op[], x: ArrayLike<number>, label: number, o: BoundOptions): SampleBounds {
-  const classes = model.outputSize;
-  const clip = o.clip === undefined ? { lo: 0, hi: 1 } : o.clip;
-  const [lo0, hi0] = inputBox(x, o.eps, clip);
+/**
+ * The network with the margin spec folded into its last layer, and every operator's input box:
+ * boxes[i] is the input box of folded[i] (boxes[0] the input box, boxes[n] the margins' box),
+ * relaxes[i] the relaxation of the ReLU at folded[i]. Intermediate boxes are IBP, or for
+ * "crown" refined by back-substitution. LP/MILP/α-CROWN start from these.
+ */
+export interface Propagation {
+  folded: Op[];
+  boxes: [Float64Array, Float64Array][];
+  relaxes: (Relax | undefined)[];
+}
+
+export function foldSpec(ops: Op[], classes: number, label: number): Op[] {
   const last = ops[ops.length - 1];
-  const folded = last instanceof DenseOp ? [...ops.slice(0, -1), specOp(last, classes, label)] : [...ops, specOp(last, classes, label)];
-  // boxes[i]: the input box of folded[i] (boxes[0] the input box).
+  return last instanceof DenseOp ? [...ops.slice(0, -1), specOp(last, classes, label)] : [...ops, specOp(last, classes, label)];
+}
+
+export function propagate(folded: Op[], lo0: Float64Array, hi0: Float64Array, o: { method: BoundMethod | string; pure?: boolean }): Propagation {
   const boxes: [Float64Array, Float64Array][] = [[lo0, hi0]];
   const relaxes: (Relax | undefined)[] = [];
   const crownMid = o.method === "crown";
@@ -215,6 +225,16 @@ export function sampleBounds(model: Model, ops: Op[], x: ArrayLike<number>, labe
     firstAffineSeen = true;
     boxes.push([ol, oh]);
   }
+  return { folded, boxes, relaxes };
+}
+
+/** Bounds for one sample x (float32 values, model.inputSize long) with label y. */
+export function sampleBounds(model: Model, ops: Op[], x: ArrayLike<number>, label: number, o: BoundOptions): SampleBounds {
+  const classes = model.outputSize;
+  const clip = o.clip === undefined ? { lo: 0, hi: 1 } : o.clip;
+  const [lo0, hi0] = inputBox(x, o.eps, clip);
+  const { folded, boxes, relaxes } = propagate(foldSpec(ops, classes, label), lo0, hi0, o);
+  const pure = o.pure === true;
   const n = folded.length;
   let lower: Float64Array;
   if (o.method === "ibp") lower = Float64Array.from(boxes[n][0]);
