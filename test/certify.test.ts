@@ -444,7 +444,7 @@ test("verdicts: falsified iff PGD succeeds (with a negative counterexample margi
   const x = data.test.x.subarray(0, n * 784);
   const y = Array.from(data.test.y.subarray(0, n));
   for (const [eps, method] of [[0.01, "crown"], [0.02, "ibp"], [0.2, "crown-ibp"]] as const) {
-    const r = certify(m, x, y, { method, eps, steps: 20 });
+    const r = await certify(m, x, y, { method, eps, steps: 20 });
     t.is(r.counts.certified + r.counts.falsified + r.counts.unknown, n);
     const adv = attack(m, x, y, { eps, steps: 20, loss: "margin", seed: 0 });
     for (const s of r.samples) {
@@ -498,7 +498,7 @@ test("certify command: JSON summary, per-sample CSV, --no-clip", async (t) => {
     return JSON.parse(lines[0]);
   };
   const csv = join(dir, "s.csv");
-  const r = await run(["--model", file, "--eps", "0.02", "--method", "crown", "--limit", "20", "--steps", "10", "--per-sample", csv, "--json"]);
+  const r = await run(["--model", file, "--eps", "0.02", "--method", "crown", "--limit", "20", "--steps", "10", "--per-sample", csv, "--json", "--workers", "0"]);
   t.is(r.method, "crown");
   t.is(r.eps, 0.02);
   t.is(r.counts.certified + r.counts.falsified + r.counts.unknown, 20);
@@ -513,9 +513,15 @@ test("certify command: JSON summary, per-sample CSV, --no-clip", async (t) => {
     if (verdict === "certified") t.true(Number(bound) > 0);
     if (verdict === "falsified") t.true(cx !== "" && Number(cx) <= 0);
   }
-  const unclipped = await run(["--model", file, "--eps", "0.02", "--method", "ibp", "--limit", "20", "--steps", "10", "--no-clip", "--json"]);
+  const unclipped = await run(["--model", file, "--eps", "0.02", "--method", "ibp", "--limit", "20", "--steps", "10", "--no-clip", "--json", "--workers", "0"]);
   t.is(unclipped.clip, false);
   // Clipping only shrinks the box: never fewer certified with it.
-  const clipped = await run(["--model", file, "--eps", "0.02", "--method", "ibp", "--limit", "20", "--steps", "10", "--json"]);
+  const clipped = await run(["--model", file, "--eps", "0.02", "--method", "ibp", "--limit", "20", "--steps", "10", "--json", "--workers", "0"]);
   t.true(clipped.counts.certified >= unclipped.counts.certified);
+  // Two workers and another shard size: the same verdicts, row for row.
+  const csv2 = join(dir, "s2.csv");
+  const pooled = await run(["--model", file, "--eps", "0.02", "--method", "crown", "--limit", "20", "--steps", "10", "--per-sample", csv2, "--json", "--workers", "2", "--shard-size", "3"]);
+  t.is(pooled.workers, 2);
+  t.deepEqual(pooled.counts, r.counts);
+  t.is(readFileSync(csv2, "utf8"), readFileSync(csv, "utf8"));
 });

@@ -3,8 +3,9 @@
 import type { Command } from "commander";
 import { writeCsv } from "../report/csv.js";
 import { BOUND_METHODS, type BoundMethod } from "../certify/bounds.js";
-import { certify } from "../certify/verdict.js";
-import { checkWritable, int, num, oneOf } from "./options.js";
+import { certifyOn } from "../certify/verdict.js";
+import { Evaluator } from "./attack.js";
+import { checkWritable, int, num, oneOf, workersOption } from "./options.js";
 import { loadModelAndData } from "./inputs.js";
 import { emit, type GlobalOptions } from "./run.js";
 
@@ -19,6 +20,8 @@ interface CertifyCliOptions extends GlobalOptions {
   steps: number;
   restarts: number;
   seed: number;
+  workers: string;
+  shardSize: number;
 }
 
 export function registerCertify(program: Command): void {
@@ -34,15 +37,22 @@ export function registerCertify(program: Command): void {
     .option("--steps <n>", "PGD steps of the falsifying attack", int("--steps", 1), 40)
     .option("--restarts <n>", "PGD restarts of the falsifying attack", int("--restarts", 1), 1)
     .option("--seed <n>", "seed of the attack's random starts", int("--seed", 0), 0)
+    .option("--workers <n>", "worker threads: auto (all cores), or 0 to run in-process", workersOption, "auto")
+    .option("--shard-size <n>", "samples per unit of parallel work (verdicts never depend on it or on --workers)", int("--shard-size", 1), 8)
     .action(async (opts: CertifyCliOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as CertifyCliOptions;
       if (o.perSample) checkWritable(o.perSample);
       const { file, model, data } = loadModelAndData(o.model, o.data, { limit: 1, testLimit: o.limit });
       const n = Math.min(o.limit, data.test.n);
-      const x = data.test.x.subarray(0, n * model.inputSize);
-      const y = Array.from(data.test.y.subarray(0, n));
+      const ev = new Evaluator(o, model);
       const t0 = performance.now();
-      const r = certify(model, x, y, { method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed });
+      let r;
+      try {
+        const indices = Uint32Array.from({ length: n }, (_, i) => i);
+        r = await certifyOn(ev.engine, data.test, indices, { method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed });
+      } finally {
+        await ev.close();
+      }
       const seconds = (performance.now() - t0) / 1000;
       if (o.perSample) {
         writeCsv(o.perSample, r.samples.map((s) => ({
@@ -54,7 +64,7 @@ export function registerCertify(program: Command): void {
       const result = {
         command: "certify", model: o.model, data: o.data, method: o.method, eps: o.eps, clip: o.clip, samples: n,
         cleanAccuracy: r.cleanAccuracy, certifiedAccuracy: r.certifiedAccuracy, counts: r.counts,
-        seconds, samplesPerSecond: seconds > 0 ? n / seconds : null,
+        workers: ev.workers, seconds, samplesPerSecond: seconds > 0 ? n / seconds : null,
         attackSeconds: r.attackSeconds, boundSeconds: r.boundSeconds, boundedSamples: r.counts.certified + r.counts.unknown, perSample: o.perSample ?? null,
         weightsHash: file.weightsHash,
       };

@@ -19,8 +19,11 @@ export class InlineExecutor implements Executor {
     this.env = { rt, cache: new Map() };
   }
 
+  /** One payload after another (tasks may be async: LP/MILP solvers). */
   async run<R>(task: string, payloads: unknown[]): Promise<R[]> {
-    return payloads.map((p) => runTask(this.table, task, p, this.env) as R);
+    const out: R[] = [];
+    for (const p of payloads) out.push(await (runTask(this.table, task, p, this.env) as R | Promise<R>));
+    return out;
   }
 
   async close(): Promise<void> {}

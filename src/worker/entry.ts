@@ -2,8 +2,9 @@
 // Piscina loads the compiled dist/worker/entry.js and calls its default export per task.
 import { serve } from "../pool/worker-runtime.js";
 import { ATTACK_TASKS } from "../attack/tasks.js";
+import { CERTIFY_TASKS } from "../certify/tasks.js";
 import { TRAIN_TASKS } from "../train/tasks.js";
 
-export const TASKS = { ...TRAIN_TASKS, ...ATTACK_TASKS };
+export const TASKS = { ...TRAIN_TASKS, ...ATTACK_TASKS, ...CERTIFY_TASKS };
 
 export default serve(TASKS);
