@@ -6,13 +6,15 @@ import { Model } from "../../src/nn/model.js";
 import { train } from "../../src/train/loop.js";
 import { createOptimizer } from "../../src/train/optimizer.js";
 
-let trained: Model | undefined;
+// The promise is cached, not the model: concurrent tests must not see it half-trained.
+let trained: Promise<Model> | undefined;
 
-export async function trainedMlp(trainSet: Dataset): Promise<Model> {
-  if (!trained) {
-    trained = new Model(architecture("mlp")).init(1);
-    const opt = createOptimizer(trained, { name: "adam", lr: 2e-3 });
-    await train(trained, trainSet, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
-  }
+export function trainedMlp(trainSet: Dataset): Promise<Model> {
+  trained ??= (async () => {
+    const m = new Model(architecture("mlp")).init(1);
+    const opt = createOptimizer(m, { name: "adam", lr: 2e-3 });
+    await train(m, trainSet, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
+    return m;
+  })();
   return trained;
 }
