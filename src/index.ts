@@ -5,6 +5,10 @@ export { architecture, ARCHITECTURES, type Architecture } from "./nn/architectur
 export { Model, type Plan } from "./nn/model.js";
 export { loadData, type Dataset, type DataSplit } from "./data/index.js";
 export { loadModel, saveModel, instantiate, weightsHash } from "./io/bwk.js";
+export { decodeOnnx, importOnnx, loadOnnx, ONNX_LIMITS, type OnnxLimits } from "./io/onnx.js";
+export { exportOnnx, saveOnnx } from "./io/onnx-export.js";
+export { parseVnnlib, loadVnnlib, type VnnSpec, type VnnDisjunct } from "./io/vnnlib.js";
+export { verifyVnnlib, type VnnVerdict, type VnnVerifyOptions } from "./certify/vnnlib-verdict.js";
 export { train, type TrainConfig, type TrainResult } from "./train/loop.js";
 export { evaluate, robustEvaluate } from "./train/evaluate.js";
 export { createOptimizer } from "./train/optimizer.js";

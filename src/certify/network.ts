@@ -3,6 +3,7 @@
 // know four things: their exact float64 affine map, interval propagation, the transposed map
 // used by back-substitution, and |W|·v (for the float32 rounding allowance, bounds.ts).
 import type { Model } from "../nn/model.js";
+import type { Normalize } from "../nn/normalize.js";
 
 export interface AffineOp {
   kind: "affine";
@@ -313,6 +314,72 @@ export class AvgPoolOp implements AffineOp {
   }
 }
 
+/**
+ * Per-channel normalisation y = (x − mean[c]) / std[c]: a diagonal affine map with scale
+ * 1/std[c] and shift −mean[c]/std[c]. The layer computes each output in float64 and rounds
+ * once (src/nn/normalize.ts), an error ≤ u·|y| ≤ γ_2·(|x|/|std| + |mean/std|): fanIn 2 covers it.
+ */
+export class NormalizeOp implements AffineOp {
+  readonly kind = "affine" as const;
+  readonly name = "normalize";
+  readonly inSize: number;
+  readonly outSize: number;
+  readonly fanIn = 2;
+  /** Per-element scale and shift. */
+  readonly scale: Float64Array;
+  readonly shift: Float64Array;
+  constructor(mean: Float64Array, std: Float64Array, plane: number) {
+    const n = mean.length * plane;
+    this.inSize = n;
+    this.outSize = n;
+    this.scale = new Float64Array(n);
+    this.shift = new Float64Array(n);
+    for (let c = 0; c < mean.length; c++) {
+      this.scale.fill(1 / std[c], c * plane, (c + 1) * plane);
+      this.shift.fill(-mean[c] / std[c], c * plane, (c + 1) * plane);
+    }
+  }
+
+  apply(x: Float64Array): Float64Array {
+    return x.map((v, i) => this.scale[i] * v + this.shift[i]);
+  }
+
+  interval(lo: Float64Array, hi: Float64Array): [Float64Array, Float64Array] {
+    const ol = new Float64Array(this.outSize);
+    const oh = new Float64Array(this.outSize);
+    for (let i = 0; i < ol.length; i++) {
+      const s = this.scale[i];
+      const a = s * lo[i] + this.shift[i];
+      const b = s * hi[i] + this.shift[i];
+      ol[i] = s >= 0 ? a : b;
+      oh[i] = s >= 0 ? b : a;
+    }
+    return [ol, oh];
+  }
+
+  absApply(v: Float64Array): Float64Array {
+    return v.map((x, i) => Math.abs(this.scale[i]) * x);
+  }
+
+  absBias(): Float64Array {
+    return this.shift.map(Math.abs);
+  }
+
+  back(a: Float64Array, rows: number, c: Float64Array): Float64Array {
+    const n = this.inSize;
+    const out = new Float64Array(rows * n);
+    for (let r = 0; r < rows; r++) {
+      let cb = 0;
+      for (let i = 0, k = r * n; i < n; i++, k++) {
+        out[k] = a[k] * this.scale[i];
+        cb += a[k] * this.shift[i];
+      }
+      c[r] += cb;
+    }
+    return out;
+  }
+}
+
 /** The model's layers as float64 operators (weights copied exactly from float32). */
 export function networkOps(model: Model): Op[] {
   const ops: Op[] = [];
@@ -341,6 +408,12 @@ export function networkOps(model: Model): Op[] {
       case "avgpool2d": {
         const [c, h, w] = l.inShape;
         ops.push(new AvgPoolOp(c, h, w, spec.kernel, spec.stride));
+        break;
+      }
+      case "normalize": {
+        const { mean, std } = l as Normalize;
+        const size = l.inShape.reduce((a, b) => a * b, 1);
+        ops.push(new NormalizeOp(mean, std, size / mean.length));
         break;
       }
       default:

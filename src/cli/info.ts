@@ -1,7 +1,8 @@
 // `bulwark info`: what a model file holds.
 import type { Command } from "commander";
 import { statSync } from "node:fs";
-import { loadModel, VERSION } from "../io/bwk.js";
+import { VERSION } from "../io/bwk.js";
+import { loadModelFile } from "./inputs.js";
 import { buildLayers } from "../nn/build.js";
 import { emit, type GlobalOptions } from "./run.js";
 
@@ -11,7 +12,7 @@ export function registerInfo(program: Command): void {
     .argument("<file.bwk>", "model file")
     .action(async (path: string, _opts: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals() as GlobalOptions;
-      const file = loadModel(path);
+      const file = loadModelFile(path);
       const layers = buildLayers(file.architecture.inputShape, file.architecture.layers);
       const info = {
         file: path,

@@ -1,6 +1,7 @@
 // Loading what a command works on: a saved model and a dataset whose samples fit it.
 import { loadData, type DataSplit, type LoadOptions } from "../data/index.js";
 import { instantiate, loadModel, type ModelFile } from "../io/bwk.js";
+import { loadOnnx } from "../io/onnx.js";
 import type { Model } from "../nn/model.js";
 
 export interface ModelAndData {
@@ -9,9 +10,14 @@ export interface ModelAndData {
   data: DataSplit;
 }
 
+/** A model file by its extension: .onnx is imported (src/io/onnx.ts), anything else is .bwk. */
+export function loadModelFile(path: string): ModelFile & { weightsHash: string } {
+  return /\.onnx$/i.test(path) ? loadOnnx(path) : loadModel(path);
+}
+
 /** Loads both and checks the model's input shape against the data's, in one line of error. */
 export function loadModelAndData(modelPath: string, dataSpec: string, opts: LoadOptions = { limit: 1 }): ModelAndData {
-  const file = loadModel(modelPath);
+  const file = loadModelFile(modelPath);
   const data = loadData(dataSpec, opts);
   const want = file.architecture.inputShape.join("×");
   if (want !== data.test.shape.join("×")) {

@@ -3,7 +3,8 @@
 // the victim on the test set and how well attacks crafted on it transfer to the victim.
 import type { Command } from "commander";
 import { loadData } from "../data/index.js";
-import { instantiate, loadModel, saveModel } from "../io/bwk.js";
+import { instantiate, saveModel } from "../io/bwk.js";
+import { loadModelFile } from "./inputs.js";
 import { ARCHITECTURES, architecture } from "../nn/architectures.js";
 import { Model } from "../nn/model.js";
 import { evaluate } from "../train/evaluate.js";
@@ -44,7 +45,7 @@ export function registerSteal(program: Command): void {
     .action(async (opts: StealOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as StealOptions;
       if (o.out) checkWritable(o.out);
-      const victim = instantiate(loadModel(o.victim));
+      const victim = instantiate(loadModelFile(o.victim));
       const data = loadData(o.data, { limit: o.queries });
       if (victim.arch.inputShape.join("×") !== data.train.shape.join("×")) throw new Error(`${o.victim} expects inputs of shape ${victim.arch.inputShape.join("×")}, but ${o.data} has ${data.train.shape.join("×")}`);
       const t0 = performance.now();

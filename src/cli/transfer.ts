@@ -3,7 +3,8 @@
 import type { Command } from "commander";
 import { loadData } from "../data/index.js";
 import { fromFloat, type Dataset } from "../data/dataset.js";
-import { instantiate, loadModel } from "../io/bwk.js";
+import { instantiate } from "../io/bwk.js";
+import { loadModelFile } from "./inputs.js";
 import type { Model } from "../nn/model.js";
 import { predictAll } from "../train/evaluate.js";
 import { WHITE_BOX, type AttackName } from "../attack/registry.js";
@@ -103,8 +104,8 @@ export function registerTransfer(program: Command): void {
     .option("--start <n>", "first test sample", int("--start", 0), 0))
     .action(async (opts: TransferOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as TransferOptions;
-      const source = instantiate(loadModel(o.source));
-      const target = instantiate(loadModel(o.target));
+      const source = instantiate(loadModelFile(o.source));
+      const target = instantiate(loadModelFile(o.target));
       const data = loadData(o.data, { limit: 1 });
       for (const [path, m] of [[o.source, source], [o.target, target]] as const) {
         if (m.arch.inputShape.join("×") !== data.test.shape.join("×")) throw new Error(`${path} expects inputs of shape ${m.arch.inputShape.join("×")}, but ${o.data} has ${data.test.shape.join("×")}`);

@@ -5,8 +5,9 @@ import { Dense } from "./dense.js";
 import { Flatten } from "./flatten.js";
 import { sizeOf, type Layer, type LayerSpec, type Shape } from "./layer.js";
 import { ReLU } from "./relu.js";
+import { Normalize } from "./normalize.js";
 
-export const LAYER_TYPES = ["dense", "conv2d", "relu", "flatten", "avgpool2d"] as const;
+export const LAYER_TYPES = ["dense", "conv2d", "relu", "flatten", "avgpool2d", "normalize"] as const;
 
 function posInt(v: unknown, what: string, min = 1): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > 1 << 24) {
@@ -42,6 +43,8 @@ export function buildLayer(spec: LayerSpec, inShape: Shape, index: number): Laye
       return new Flatten(inShape);
     case "avgpool2d":
       return new AvgPool2d(inShape, posInt(spec.kernel, `${where}: kernel`), posInt(spec.stride, `${where}: stride`));
+    case "normalize":
+      return new Normalize(inShape, spec, where);
     default:
       throw new Error(`layer ${index}: unknown layer type '${(spec as { type?: unknown }).type}' (known: ${LAYER_TYPES.join(", ")})`);
   }

@@ -12,7 +12,9 @@ export type LayerSpec =
   | { type: "conv2d"; inChannels: number; outChannels: number; kernel: number; stride: number; padding: number }
   | { type: "relu" }
   | { type: "flatten" }
-  | { type: "avgpool2d"; kernel: number; stride: number };
+  | { type: "avgpool2d"; kernel: number; stride: number }
+  /** y = (x − mean[c]) / std[c] per channel (one value, or one per channel); normalize.ts. */
+  | { type: "normalize"; mean: number[]; std: number[] };
 
 /** Per-call resources: the kernels, the GEMM packing area and a scratch region. */
 export interface Ctx {
