@@ -7,6 +7,7 @@ export {
   axpy, scale, sumSquares, countNonFinite, sgdStep, adamStep,
 } from "./elementwise";
 export { softmaxCrossEntropy, argmaxRows } from "./loss";
+export { linfBox, relaxRows, rowDots, concretizeRows, gatherSignedRows, gatherCols, negatePairs, absInto } from "./bounds";
 export { hash32, uniformRows, linfStep, l2Step } from "./attack";
 export {
   im2colRows, col2imRows, transposeBatch, avgPoolForward, avgPoolBackward,

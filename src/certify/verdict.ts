@@ -8,17 +8,41 @@
 import { runAttack, type AttackSpec } from "../attack/registry.js";
 import { attackStream } from "../attack/threat.js";
 import { fromFloat, type Dataset } from "../data/dataset.js";
-import type { Model } from "../nn/model.js";
+import { Arena } from "../core/arena.js";
+import { Runtime } from "../core/runtime.js";
+import { Model } from "../nn/model.js";
 import { InlineExecutor } from "../pool/executor.js";
 import type { ShardRegion } from "../pool/shard.js";
 import { ShardedEngine } from "../train/engine.js";
-import { marginBounds, type BoundMethod, inputBox } from "./bounds.js";
+import { BOUND_METHODS, type BoundMethod, inputBox } from "./bounds.js";
+import { fastMarginBounds } from "./fast.js";
+import { lpMarginBounds, type ExactBounds } from "./lp.js";
+import { milpMarginBounds } from "./milp.js";
 import { CERTIFY_TASKS } from "./tasks.js";
 
 export type Verdict = "certified" | "falsified" | "unknown";
 
+/**
+ * Bound methods, the exact solvers (HiGHS) and `auto`: cheap to expensive — IBP, CROWN,
+ * α-CROWN, then MILP within the time limit — each on the samples still undecided.
+ */
+export const CERTIFY_METHODS = [...BOUND_METHODS, "lp", "milp", "auto"] as const;
+export type CertifyMethod = (typeof CERTIFY_METHODS)[number];
+const AUTO_STAGES: CertifyMethod[] = ["ibp", "crown", "alpha-crown", "milp"];
+
 export interface CertifyOptions {
-  method: BoundMethod;
+  method: CertifyMethod;
+  /** LP/MILP solver time limit per margin, seconds (default 10). */
+  timeLimit?: number;
+  /**
+   * "float32" (default): IBP/CROWN/CROWN-IBP of Dense/ReLU nets run batched in the WASM kernels
+   * (fast.ts; other nets and methods use the float64 path); "float64": always the float64 path.
+   * Both are sound for the float32 network.
+   */
+  precision?: "float32" | "float64";
+  /** α-CROWN's Adam steps and step size (bounds.ts defaults). */
+  alphaIterations?: number;
+  alphaStep?: number;
   eps: number;
   /** Intersect the ball with [0, 1] (default true). */
   clip?: boolean;
@@ -37,6 +61,8 @@ export interface SampleVerdict {
   lowestBound: number;
   /** min_{j≠y} z_y − z_j at the attack's point when falsified, else NaN. */
   counterexampleMargin: number;
+  /** What settled the verdict: "attack", a bound method, or "" when nothing did. */
+  decidedBy: string;
   cleanCorrect: boolean;
 }
 
@@ -56,25 +82,21 @@ export function logitMargins(model: Model, x: Float32Array, y: ArrayLike<number>
   const classes = model.outputSize;
   const n = y.length;
   const cap = Math.min(Math.max(n, 1), 256);
-  const arena = model.arena;
-  const mark = arena.mark();
-  try {
-    const plan = model.plan(cap);
-    const out: Float64Array[] = [];
-    for (let s = 0; s < n; s += cap) {
-      const m = Math.min(cap, n - s);
-      plan.input.set(x.subarray(s * dim, (s + m) * dim));
-      model.forward(plan, m);
-      for (let i = 0; i < m; i++) {
-        const z = plan.logits.subarray(i * classes, (i + 1) * classes);
-        const label = y[s + i];
-        out.push(Float64Array.from(z, (v) => z[label] - v));
-      }
+  // The model keeps its plan: no arena mark/release around it (a later model's weights would
+  // land in the released space and be overwritten by the next call).
+  const plan = model.plan(cap);
+  const out: Float64Array[] = [];
+  for (let s = 0; s < n; s += cap) {
+    const m = Math.min(cap, n - s);
+    plan.input.set(x.subarray(s * dim, (s + m) * dim));
+    model.forward(plan, m);
+    for (let i = 0; i < m; i++) {
+      const z = plan.logits.subarray(i * classes, (i + 1) * classes);
+      const label = y[s + i];
+      out.push(Float64Array.from(z, (v) => z[label] - v));
     }
-    return out;
-  } finally {
-    arena.release(mark);
   }
+  return out;
 }
 
 function minOff(m: Float64Array, label: number): number {
@@ -95,6 +117,75 @@ function planMargins(model: Model, region: ShardRegion, n: number): Float64Array
     out.push(Float64Array.from(row, (v) => row[label] - v));
   }
   return out;
+}
+
+interface OpenBounds {
+  lower: Float64Array;
+  lowest: number;
+  /** A solver's point where some margin is negative (float64 arithmetic): checked by the caller. */
+  counterexample?: Float32Array;
+  decidedBy: string;
+}
+
+// The batched float32 bounds need scratch memory the size of their coefficient matrices, but
+// shard regions sit back to back in the shared memory with nothing free after them. So the
+// bounds run on this thread's private instance (its own memory) over a copy of the weights.
+let privateRuntime: Runtime | undefined;
+
+function privateCopy(model: Model): Model {
+  privateRuntime ??= new Runtime({ simd: model.rt.variant, module: model.rt.module });
+  const copy = new Model(model.arch, new Arena(privateRuntime)); // from the heap base: reuses the memory
+  copy.params.f32.set(model.params.f32);
+  return copy;
+}
+
+function boundOptions(method: BoundMethod, o: CertifyOptions, clip: { lo: number; hi: number } | null) {
+  return { method, eps: o.eps, clip, rounding: o.rounding, precision: o.precision, alphaIterations: o.alphaIterations, alphaStep: o.alphaStep };
+}
+
+function fromExact(r: ExactBounds, method: string): OpenBounds {
+  return { lower: r.lower, lowest: r.lowest, counterexample: r.counterexample?.x, decidedBy: method };
+}
+
+/** Margin lower bounds of the samples the attack left open, by o.method. */
+async function openBounds(model: Model, xs: Float32Array, labels: number[], o: CertifyOptions): Promise<OpenBounds[]> {
+  const clip = o.clip !== false ? { lo: 0, hi: 1 } : null;
+  const dim = model.inputSize;
+  const method = o.method;
+  if ((BOUND_METHODS as readonly string[]).includes(method)) {
+    return fastMarginBounds(privateCopy(model), xs, labels, boundOptions(method as BoundMethod, o, clip))
+      .map((b) => ({ lower: b.lower, lowest: b.lowest, decidedBy: method }));
+  }
+  const exact = { eps: o.eps, clip, rounding: o.rounding, timeLimit: o.timeLimit };
+  const out: OpenBounds[] = [];
+  for (let k = 0; k < labels.length; k++) {
+    const x = xs.subarray(k * dim, (k + 1) * dim);
+    if (method === "lp") out.push(fromExact(await lpMarginBounds(model, x, labels[k], exact), method));
+    else if (method === "milp") out.push(fromExact(await milpMarginBounds(model, x, labels[k], { ...exact, stopOnViolation: true }), method));
+    else if (method === "auto") out.push(await autoBounds(model, x, labels[k], o, exact));
+    else throw new Error(`unknown certification method '${method}' (expected ${CERTIFY_METHODS.join(", ")})`);
+  }
+  return out;
+}
+
+/** auto: every stage keeps the best bound per margin so far; the MILP solves only the margins still unproved. */
+async function autoBounds(model: Model, x: Float32Array, label: number, o: CertifyOptions, exact: { eps: number; clip: { lo: number; hi: number } | null; rounding?: "float32" | "none"; timeLimit?: number }): Promise<OpenBounds> {
+  const lower = new Float64Array(model.outputSize).fill(-Infinity);
+  lower[label] = Infinity;
+  const lowest = (): number => Math.min(...Array.from(lower).filter((_, j) => j !== label));
+  for (const stage of AUTO_STAGES) {
+    if (stage === "milp") {
+      const margins = Array.from(lower.keys()).filter((j) => j !== label && !(lower[j] > 0));
+      const r = await milpMarginBounds(model, x, label, { ...exact, margins, stopOnViolation: true });
+      for (const j of margins) lower[j] = Math.max(lower[j], r.lower[j]);
+      if (lowest() > 0 || r.counterexample) return { lower, lowest: lowest(), counterexample: r.counterexample?.x, decidedBy: stage };
+      continue;
+    }
+    const b = fastMarginBounds(privateCopy(model), x, [label], boundOptions(stage as BoundMethod, o, exact.clip))[0];
+    for (let j = 0; j < lower.length; j++) if (j !== label) lower[j] = Math.max(lower[j], b.lower[j]);
+    if (lowest() > 0) return { lower, lowest: lowest(), decidedBy: stage };
+  }
+  return { lower, lowest: lowest(), decidedBy: "" };
 }
 
 /** Shard-level result: verdicts (index = global sample index) and the time spent on each stage. */
@@ -131,11 +222,19 @@ export async function certifyShard(region: ShardRegion, n: number, o: CertifyOpt
   const xs = new Float32Array(open.length * dim);
   open.forEach((i, k) => xs.set(x0.subarray(i * dim, (i + 1) * dim), k * dim));
   const t1 = performance.now();
-  const bounds = marginBounds(model, xs, open.map((i) => labels[i]), {
-    method: o.method, eps: o.eps, clip: clip ? { lo: 0, hi: 1 } : null, rounding: o.rounding,
-  });
+  const bounds = await openBounds(model, xs, open.map((i) => labels[i]), o);
   const t2 = performance.now();
   const boundOf = new Map(open.map((i, k) => [i, bounds[k]]));
+  // A solver's counterexample counts only if the float32 network misclassifies it too.
+  const solverFound = new Map<number, number>();
+  for (const [i, b] of boundOf) {
+    if (!b.counterexample) continue;
+    plan.input.set(b.counterexample);
+    plan.labels[0] = labels[i];
+    const m = minOff(planMargins(model, region, 1)[0], labels[i]);
+    plan.labels.set(labels);
+    if (m < 0) solverFound.set(i, m);
+  }
   const samples: SampleVerdict[] = [];
   for (let i = 0; i < n; i++) {
     const index = region.samples[i];
@@ -144,7 +243,7 @@ export async function certifyShard(region: ShardRegion, n: number, o: CertifyOpt
     const cx = minOff(advMargins[i], label);
     const cleanCorrect = minOff(cleanMargins[i], label) > 0;
     if (!b) {
-      samples.push({ index, label, verdict: "falsified", lowestBound: NaN, counterexampleMargin: cx, cleanCorrect });
+      samples.push({ index, label, verdict: "falsified", lowestBound: NaN, counterexampleMargin: cx, cleanCorrect, decidedBy: "attack" });
       continue;
     }
     // Soundness check: the attack's point (if inside the box) must respect every bound.
@@ -161,11 +260,15 @@ export async function certifyShard(region: ShardRegion, n: number, o: CertifyOpt
         }
       }
     }
-    const verdict: Verdict = b.lowest > 0 ? "certified" : "unknown";
+    const found = solverFound.get(i);
+    const verdict: Verdict = b.lowest > 0 ? "certified" : found !== undefined ? "falsified" : "unknown";
     if (verdict === "certified" && (outcomes[i].success || !cleanCorrect)) {
       throw new Error(`internal error: sample ${index} certified although the attack or the clean point misclassifies it`);
     }
-    samples.push({ index, label, verdict, lowestBound: b.lowest, counterexampleMargin: NaN, cleanCorrect });
+    samples.push({
+      index, label, verdict, lowestBound: b.lowest, counterexampleMargin: found ?? NaN, cleanCorrect,
+      decidedBy: verdict === "unknown" ? "" : b.decidedBy,
+    });
   }
   return { samples, attackSeconds: (t1 - t0) / 1000, boundSeconds: (t2 - t1) / 1000 };
 }
@@ -194,11 +297,10 @@ export async function certify(model: Model, x: Float32Array, y: ArrayLike<number
   const shape = model.arch.inputShape as [number, number, number];
   const data = fromFloat("samples", x, y, shape, model.outputSize);
   const shardSize = o.shardSize ?? 32;
-  const mark = model.arena.mark();
-  try {
-    const engine = new ShardedEngine(model, new InlineExecutor(model.rt, CERTIFY_TASKS), shardSize, shardSize);
-    return await certifyOn(engine, data, Uint32Array.from({ length: data.n }, (_, i) => i), o);
-  } finally {
-    model.arena.release(mark);
-  }
+  // Its own instance over a copy of the weights: the shard regions live across awaits (LP/MILP),
+  // so taking and releasing them in the caller's arena would race with concurrent callers.
+  const own = new Model(model.arch, new Arena(new Runtime({ simd: model.rt.variant, module: model.rt.module })));
+  own.params.f32.set(model.params.f32);
+  const engine = new ShardedEngine(own, new InlineExecutor(own.rt, CERTIFY_TASKS), shardSize, shardSize);
+  return certifyOn(engine, data, Uint32Array.from({ length: data.n }, (_, i) => i), o);
 }

@@ -3,17 +3,25 @@
 import type { Command } from "commander";
 import { writeCsv } from "../report/csv.js";
 import { BOUND_METHODS, type BoundMethod } from "../certify/bounds.js";
-import { certifyOn } from "../certify/verdict.js";
+import { CERTIFY_METHODS, certifyOn, type CertifyMethod } from "../certify/verdict.js";
 import { Evaluator } from "./attack.js";
 import { checkWritable, int, num, oneOf, workersOption } from "./options.js";
-import { loadModelAndData } from "./inputs.js";
+import { loadModelAndData, loadModelFile } from "./inputs.js";
+import { instantiate } from "../io/bwk.js";
+import { loadVnnlib } from "../io/vnnlib.js";
+import { verifyVnnlib } from "../certify/vnnlib-verdict.js";
 import { emit, type GlobalOptions } from "./run.js";
 
 interface CertifyCliOptions extends GlobalOptions {
   model: string;
+  vnnlib?: string;
   data: string;
   eps: number;
-  method: BoundMethod;
+  method: CertifyMethod;
+  timeLimit: number;
+  precision: "float32" | "float64";
+  alphaIterations?: number;
+  alphaStep?: number;
   limit: number;
   perSample?: string;
   clip: boolean;
@@ -29,8 +37,13 @@ export function registerCertify(program: Command): void {
     .description("certify (or falsify with an attack) each test sample under an L∞ ball")
     .requiredOption("--model <file.bwk>", "model file")
     .option("--data <spec>", "mnist, fashion-mnist, or a directory of IDX files", "mnist")
-    .requiredOption("--eps <x>", "L∞ radius", num("--eps", { min: 0 }))
-    .option("--method <name>", `bound method: ${BOUND_METHODS.join(", ")}`, oneOf("--method", BOUND_METHODS), "crown")
+    .option("--eps <x>", "L∞ radius (required unless --vnnlib)", num("--eps", { min: 0 }))
+    .option("--vnnlib <file>", "verify a VNN-COMP property (input box, output constraints) instead of --data/--eps")
+    .option("--method <name>", `bound method: ${CERTIFY_METHODS.join(", ")}`, oneOf("--method", CERTIFY_METHODS), "crown")
+    .option("--precision <p>", "float32: batched WASM bounds for Dense/ReLU nets (sound for the float32 network); float64: the reference path", oneOf("--precision", ["float32", "float64"] as const), "float32")
+    .option("--time-limit <s>", "lp/milp/auto: solver time limit per margin, seconds", num("--time-limit", { min: 0 }), 10)
+    .option("--alpha-iterations <n>", "alpha-crown: Adam steps on the lower slopes (default 20)", int("--alpha-iterations", 0))
+    .option("--alpha-step <x>", "alpha-crown: Adam step size (default 0.1)", num("--alpha-step", { min: 0 }))
     .option("--limit <n>", "certify the first n test samples", int("--limit", 1), 1000)
     .option("--per-sample <file.csv>", "write one row per sample")
     .option("--no-clip", "do not intersect the ball with the data range [0, 1]")
@@ -42,6 +55,26 @@ export function registerCertify(program: Command): void {
     .action(async (opts: CertifyCliOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as CertifyCliOptions;
       if (o.perSample) checkWritable(o.perSample);
+      if (o.vnnlib !== undefined) {
+        // A VNNLIB property: one verdict for the whole spec, in-process (src/certify/vnnlib-verdict.ts).
+        const spec = loadVnnlib(o.vnnlib);
+        const file = loadModelFile(o.model);
+        const t0 = performance.now();
+        const restarts = cmd.getOptionValueSource("restarts") === "cli" ? o.restarts : undefined;
+        if (!(BOUND_METHODS as readonly string[]).includes(o.method)) throw new Error(`--vnnlib works with ${BOUND_METHODS.join(", ")}; got --method ${o.method}`);
+        const r = verifyVnnlib(instantiate(file), spec, { method: o.method as BoundMethod, seed: o.seed, steps: o.steps, restarts });
+        const seconds = (performance.now() - t0) / 1000;
+        emit(o, {
+          command: "certify", model: o.model, vnnlib: o.vnnlib, method: o.method, verdict: r.verdict, vnncomp: r.vnncomp,
+          disjuncts: r.disjuncts, counterexample: r.counterexample, seconds, attackSeconds: r.attackSeconds, boundSeconds: r.boundSeconds,
+          weightsHash: file.weightsHash,
+        }, () => [
+          `${o.vnnlib}: ${r.verdict} (${r.vnncomp}) with ${o.method}; ${r.disjuncts.filter((d) => d.status === "infeasible").length} of ${r.disjuncts.length} disjuncts proven infeasible in ${seconds.toFixed(2)} s`,
+          ...(r.counterexample ? [`counterexample (disjunct ${r.counterexample.disjunct}): y = [${r.counterexample.y.map((v) => v.toPrecision(6)).join(", ")}]`] : []),
+        ]);
+        return;
+      }
+      if (o.eps === undefined) cmd.error("error: required option '--eps <x>' not specified (or give --vnnlib <file>)", { exitCode: 2, code: "commander.missingMandatoryOptionValue" });
       const { file, model, data } = loadModelAndData(o.model, o.data, { limit: 1, testLimit: o.limit });
       const n = Math.min(o.limit, data.test.n);
       const ev = new Evaluator(o, model);
@@ -49,7 +82,10 @@ export function registerCertify(program: Command): void {
       let r;
       try {
         const indices = Uint32Array.from({ length: n }, (_, i) => i);
-        r = await certifyOn(ev.engine, data.test, indices, { method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed });
+        r = await certifyOn(ev.engine, data.test, indices, {
+          method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed,
+          timeLimit: o.timeLimit, precision: o.precision, alphaIterations: o.alphaIterations, alphaStep: o.alphaStep,
+        });
       } finally {
         await ev.close();
       }
@@ -59,11 +95,12 @@ export function registerCertify(program: Command): void {
           index: s.index, label: s.label, verdict: s.verdict,
           lowestBound: Number.isNaN(s.lowestBound) ? "" : s.lowestBound,
           counterexampleMargin: Number.isNaN(s.counterexampleMargin) ? "" : s.counterexampleMargin,
-        })), ["index", "label", "verdict", "lowestBound", "counterexampleMargin"]);
+          decidedBy: s.decidedBy,
+        })), ["index", "label", "verdict", "lowestBound", "counterexampleMargin", "decidedBy"]);
       }
       const result = {
-        command: "certify", model: o.model, data: o.data, method: o.method, eps: o.eps, clip: o.clip, samples: n,
-        cleanAccuracy: r.cleanAccuracy, certifiedAccuracy: r.certifiedAccuracy, counts: r.counts,
+        command: "certify", model: o.model, data: o.data, method: o.method, precision: o.precision, eps: o.eps, clip: o.clip, samples: n,
+        cleanAccuracy: r.cleanAccuracy, certifiedAccuracy: r.certifiedAccuracy, counts: r.counts, decidedBy: decidedByCounts(r.samples),
         workers: ev.workers, seconds, samplesPerSecond: seconds > 0 ? n / seconds : null,
         attackSeconds: r.attackSeconds, boundSeconds: r.boundSeconds, boundedSamples: r.counts.certified + r.counts.unknown, perSample: o.perSample ?? null,
         weightsHash: file.weightsHash,
@@ -73,4 +110,11 @@ export function registerCertify(program: Command): void {
           `(certified ${r.counts.certified}, falsified ${r.counts.falsified}, unknown ${r.counts.unknown} of ${n}) in ${seconds.toFixed(1)} s`,
       ]);
     });
+}
+
+/** How many verdicts each stage settled ({attack: 12, crown: 80, milp: 3}). */
+function decidedByCounts(samples: { decidedBy: string }[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of samples) if (s.decidedBy) out[s.decidedBy] = (out[s.decidedBy] ?? 0) + 1;
+  return out;
 }

@@ -39,6 +39,17 @@ export interface Kernels {
   uniformRows(dst: number, rows: number, dim: number, sample: number, seed: number, stream: number, lo: number, hi: number): void;
   linfStep(xadv: number, g: number, x: number, n: number, alpha: number, eps: number, lo: number, hi: number): void;
   l2Step(xadv: number, g: number, x: number, rows: number, dim: number, alpha: number, eps: number, lo: number, hi: number, work: number): void;
+  linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number,
+    lo: number, hi: number, c: number, r: number, m: number): void;
+  relaxRows(a: number, cols: number, offs: number, samples: number, al: number, au: number, bu: number,
+    w: number, cOut: number, eOut: number): void;
+  rowDots(a: number, cols: number, offs: number, samples: number, b: number, w: number, cOut: number, eOut: number): void;
+  concretizeRows(a: number, cols: number, offs: number, samples: number, lo: number, hi: number, m: number,
+    vOut: number, eOut: number): void;
+  gatherSignedRows(src: number, cols: number, idx: number, rows: number, dst: number): void;
+  absInto(src: number, dst: number, n: number): void;
+  gatherCols(a: number, lda: number, rows: number, idx: number, k: number, dst: number): void;
+  negatePairs(a: number, cols: number, pairs: number): void;
   heapBase(): number;
   relaxedSimd(): number;
 }

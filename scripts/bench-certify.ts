@@ -1,0 +1,178 @@
+// Certification bound speed: the batched float32 WASM path (src/certify/fast.ts) against the
+// float64 reference path (src/certify/bounds.ts), on a 784-64-64-10 MLP trained here for one
+// epoch on MNIST, at batch 100, one thread.
+//
+//   npx tsx scripts/bench-certify.ts                     default: ε = 0.1, clip to [0,1], 100 test samples
+//   npx tsx scripts/bench-certify.ts --eps 0.05 --batch 100 --train 20000 --reps 20 --json
+//   (each float32 case runs ≥ --reps calls and ≥ 2 s; the fastest call is reported, with the median)
+//   BULWARK_SIMD=relaxed npx tsx scripts/bench-certify.ts   the fused multiply-add build
+//
+// Reports samples/s per method and path (fastest of --reps calls, and the median), the
+// back-substitution's GEMM FLOPs (2·M·N·K of every product it runs) and GF/s over the whole
+// back-substitution and inside its GEMM calls, our sgemm's GF/s on the back-substitution's
+// dominant shape measured in the same run, certified counts, the largest float32 − float64
+// difference of the exact-arithmetic bounds with the float32 error terms dropped, the largest
+// widening those error terms cost, and the network rounding allowance of bounds.ts beside it.
+import { loadData } from "../src/data/index.js";
+import { Model } from "../src/nn/model.js";
+import type { Architecture } from "../src/nn/architectures.js";
+import { train } from "../src/train/loop.js";
+import { createOptimizer } from "../src/train/optimizer.js";
+import { marginBounds, type BoundMethod } from "../src/certify/bounds.js";
+import { fastMarginBounds, type FastStats } from "../src/certify/fast.js";
+import { logitMargins } from "../src/certify/verdict.js";
+import { Arena } from "../src/core/arena.js";
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v)) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+const eps = arg("eps", 0.1);
+const batch = arg("batch", 100);
+const trainN = arg("train", 20000);
+const reps = arg("reps", 15);
+const json = process.argv.includes("--json");
+
+const arch: Architecture = {
+  name: "mlp-784-64-64-10",
+  inputShape: [1, 28, 28],
+  layers: [
+    { type: "flatten" }, { type: "dense", in: 784, out: 64 }, { type: "relu" },
+    { type: "dense", in: 64, out: 64 }, { type: "relu" }, { type: "dense", in: 64, out: 10 },
+  ],
+};
+
+const data = loadData("mnist", { limit: trainN, testLimit: batch });
+const model = new Model(arch).init(1);
+const opt = createOptimizer(model, { name: "adam", lr: 2e-3 });
+await train(model, data.train, opt, { epochs: 1, batchSize: 64, seed: 1, lr: 2e-3, schedule: { name: "constant" } });
+const x = data.test.x.subarray(0, batch * 784);
+const y = Array.from(data.test.y.subarray(0, batch));
+const clean = logitMargins(model, x, y);
+const accuracy = clean.filter((m, s) => m.every((v, j) => j === y[s] || v > 0)).length / batch;
+
+/** Best and median seconds of `reps` calls after two warm-up calls. */
+function time(f: () => void, n: number): { best: number; median: number } {
+  f();
+  f();
+  const t: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    f();
+    t.push((performance.now() - t0) / 1000);
+  }
+  t.sort((a, b) => a - b);
+  return { best: t[0], median: t[Math.floor(t.length / 2)] };
+}
+
+/** Our sgemm on the back-substitution's dominant shape: (rows × 64)·(64 × 784), NN. */
+function sgemmGflops(M: number, N: number, K: number): number {
+  const rt = model.rt;
+  const arena = new Arena(rt, model.arena.used + (1 << 20));
+  const a = arena.f32(M * K);
+  const b = arena.f32(K * N);
+  const c = arena.f32(M * N);
+  const work = arena.bytes(rt.k.gemmWorkBytes());
+  for (let i = 0; i < a.length; i++) a.f32[i] = Math.sin(i);
+  for (let i = 0; i < b.length; i++) b.f32[i] = Math.cos(i);
+  const reps = Math.max(3, Math.round(2e9 / (2 * M * N * K) / 10));
+  const { best } = time(() => {
+    for (let r = 0; r < reps; r++) rt.k.gemm(0, 0, M, N, K, a.ptr, K, b.ptr, N, c.ptr, N, 0, work);
+  }, 25);
+  return (2 * M * N * K * reps) / best / 1e9;
+}
+
+interface Row {
+  method: string;
+  path: string;
+  samplesPerSec: number;
+  medianSamplesPerSec: number;
+  backGflop?: number;
+  backGflops?: number;
+  denseGflop?: number;
+  denseGflops?: number;
+  gemmGflops?: number;
+  backShare?: number;
+  /** max |float32 − float64| of the exact-arithmetic bounds, float32 error terms dropped. */
+  maxRawDiff?: number;
+  /** max widening of the float32 computation (sound − raw) and the network allowance of bounds.ts. */
+  maxWidening?: number;
+  networkAllowance?: number;
+  certified?: number;
+}
+
+const rows: Row[] = [];
+const cases: { label: string; method: BoundMethod; pure: boolean }[] = [
+  { label: "ibp", method: "ibp", pure: false },
+  { label: "crown (pure)", method: "crown", pure: true },
+  { label: "crown (unstable only, ∩ IBP)", method: "crown", pure: false },
+  { label: "crown-ibp", method: "crown-ibp", pure: false },
+];
+for (const c of cases) {
+  const o = { method: c.method, eps, pure: c.pure };
+  // Each rep records its own total and back-substitution time; the fastest rep is reported.
+  fastMarginBounds(model, x, y, o);
+  fastMarginBounds(model, x, y, o);
+  const runs: { total: number; stats: FastStats }[] = [];
+  // At least `reps` calls and 2 s: on a shared machine the fastest call is the least disturbed one.
+  const start = performance.now();
+  for (let r = 0; r < reps || performance.now() - start < 2000; r++) {
+    const stats: FastStats = { gemmFlops: 0, denseFlops: 0, backMs: 0, gemmMs: 0, rows: 0 };
+    const t0 = performance.now();
+    fastMarginBounds(model, x, y, o, stats);
+    runs.push({ total: (performance.now() - t0) / 1000, stats });
+  }
+  runs.sort((a, b) => a.total - b.total);
+  const best = runs[0];
+  const median = runs[Math.floor(runs.length / 2)].total;
+  const ref = marginBounds(model, x, y, { ...o, rounding: "none" });
+  const raw = fastMarginBounds(model, x, y, { ...o, rounding: "none", errorTerms: false });
+  const sound = fastMarginBounds(model, x, y, { ...o, rounding: "none" });
+  const refNet = marginBounds(model, x, y, o);
+  let maxRawDiff = 0;
+  let maxWidening = 0;
+  let networkAllowance = 0;
+  ref.forEach((r, s) => r.lower.forEach((v, j) => {
+    if (j === y[s]) return;
+    maxRawDiff = Math.max(maxRawDiff, Math.abs(v - raw[s].lower[j]));
+    maxWidening = Math.max(maxWidening, raw[s].lower[j] - sound[s].lower[j]);
+    networkAllowance = Math.max(networkAllowance, v - refNet[s].lower[j]);
+  }));
+  const refT = time(() => marginBounds(model, x, y, o), c.method === "ibp" ? 3 : 1);
+  const certified = fastMarginBounds(model, x, y, o).filter((b) => b.lowest > 0).length;
+  const st = best.stats;
+  rows.push({
+    method: c.label, path: "float32 (fast.ts)", samplesPerSec: batch / best.total, medianSamplesPerSec: batch / median,
+    backGflop: st.gemmFlops / 1e9, backGflops: st.backMs > 0 ? st.gemmFlops / (st.backMs / 1000) / 1e9 : undefined,
+    denseGflop: st.denseFlops / 1e9, denseGflops: st.backMs > 0 ? st.denseFlops / (st.backMs / 1000) / 1e9 : undefined,
+    gemmGflops: st.gemmMs > 0 ? st.gemmFlops / (st.gemmMs / 1000) / 1e9 : undefined,
+    backShare: st.backMs / 1000 / best.total, maxRawDiff, maxWidening, networkAllowance, certified,
+  });
+  rows.push({
+    method: c.label, path: "float64 (bounds.ts)", samplesPerSec: batch / refT.best, medianSamplesPerSec: batch / refT.median,
+    certified: refNet.filter((b) => b.lowest > 0).length,
+  });
+}
+const sgemm = sgemmGflops(640, 784, 64);
+const sgemmSquare = sgemmGflops(256, 256, 256);
+
+if (json) {
+  console.log(JSON.stringify({ eps, batch, accuracy, simd: model.rt.variant, sgemmGflops: sgemm, sgemm256Gflops: sgemmSquare, rows }, null, 2));
+} else {
+  console.log(`784-64-64-10 MLP (1 epoch on ${trainN} MNIST images, clean accuracy ${(100 * accuracy).toFixed(1)} % on ${batch} test images), ε = ${eps}, clip [0,1], batch ${batch}, 1 thread, ${model.rt.variant} SIMD`);
+  console.log(`sgemm in this run: ${sgemm.toFixed(1)} GF/s on 640×64·64×784 (the back-substitution's shape), ${sgemmSquare.toFixed(1)} GF/s on 256³`);
+  console.log("back GFLOP: products as run; dense: textbook CROWN's products (every column), GF/s over the whole back-substitution");
+  console.log("method                        path                 samples/s  (median)  back GFLOP  back GF/s  (in GEMM)  dense GFLOP  dense GF/s  back share  certified  max|Δ| raw  widening  net allowance");
+  const f = (v: number | undefined, w: number, d: number, e = false): string => (v === undefined ? "" : e ? v.toExponential(1) : v.toFixed(d)).padStart(w);
+  for (const r of rows) {
+    console.log(
+      `${r.method.padEnd(30)}${r.path.padEnd(20)}${f(r.samplesPerSec, 10, 0)}${f(r.medianSamplesPerSec, 10, 0)}${f(r.backGflop, 12, 3)}` +
+      `${f(r.backGflops, 11, 1)}${f(r.gemmGflops, 11, 1)}${f(r.denseGflop, 13, 3)}${f(r.denseGflops, 12, 1)}${r.backShare !== undefined ? f(100 * r.backShare, 10, 0) + " %" : "".padStart(12)}` +
+      `${f(r.certified, 11, 0)}${f(r.maxRawDiff, 12, 0, true)}${f(r.maxWidening, 10, 0, true)}${f(r.networkAllowance, 15, 0, true)}`,
+    );
+  }
+}
