@@ -8,6 +8,7 @@ export {
 } from "./elementwise";
 export { softmaxCrossEntropy, argmaxRows } from "./loss";
 export { linfBox, relaxRows, rowDots, concretizeRows, gatherSignedRows, gatherCols, negatePairs, absInto } from "./bounds";
+export { dgemm, dgemmWorkBytes, dgemv, householderQr, householderQ, jacobiSweep, dsumSquares, dsubAxpy, dpcpUpdate, daltprojUpdate, ssubAxpy, spcpUpdate, saltprojUpdate, ssumSquares64 } from "./linalg";
 export { hash32, uniformRows, linfStep, l2Step } from "./attack";
 export {
   im2colRows, col2imRows, transposeBatch, avgPoolForward, avgPoolBackward,

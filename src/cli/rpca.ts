@@ -9,6 +9,7 @@ import { encodeBinary, formatCsv, parseMatrix } from "../poison/matrix-io.js";
 import { recoveryStats, rpcaStats, type RecoveryStats, type RpcaResult, type RpcaStats } from "../poison/metrics.js";
 import { pcp } from "../poison/pcp.js";
 import { syntheticRpca } from "../poison/synthetic.js";
+import type { Precision } from "../poison/wasm.js";
 import { int, num, oneOf } from "./options.js";
 import { emit, type GlobalOptions } from "./run.js";
 
@@ -26,10 +27,15 @@ export interface RpcaOptions {
   seed: number;
   out?: string;
   format: "csv" | "f32";
+  /** Arithmetic of the solver's m×n iterates (default float64). */
+  precision?: Precision;
+  /** PCP's SVD for the singular value threshold (default auto). */
+  svd?: "auto" | "full" | "partial";
 }
 
 export type RpcaReport = RpcaStats & Partial<RecoveryStats> & {
   method: string;
+  precision: Precision;
   rows: number;
   cols: number;
   converged: boolean;
@@ -76,12 +82,13 @@ export function runRpca(o: RpcaOptions): { report: RpcaReport; result: RpcaResul
     if (!statSync(o.out).isDirectory()) throw new Error(`${o.out} is not a directory`);
   }
   const rank = o.rankHint ?? (truth ? o.synthetic![2] : Math.max(1, Math.round(0.1 * Math.min(M.rows, M.cols))));
+  const precision = o.precision ?? "float64";
   const t0 = performance.now();
   const result = o.method === "altproj"
-    ? altproj(M, { rank, beta: o.beta, tol: o.tol, maxIter: o.maxIter, seed: o.seed })
-    : pcp(M, { lambda: o.lambda, rho: o.rho, accurate: o.accurate, tol: o.tol, maxIter: o.maxIter, seed: o.seed });
+    ? altproj(M, { rank, beta: o.beta, tol: o.tol, maxIter: o.maxIter, seed: o.seed, precision })
+    : pcp(M, { lambda: o.lambda, rho: o.rho, accurate: o.accurate, tol: o.tol, maxIter: o.maxIter, seed: o.seed, precision, svd: o.svd });
   const seconds = (performance.now() - t0) / 1000;
-  const report: RpcaReport = { method: o.method, rows: M.rows, cols: M.cols, ...rpcaStats(M, result), converged: result.converged, seconds };
+  const report: RpcaReport = { method: o.method, precision, rows: M.rows, cols: M.cols, ...rpcaStats(M, result), converged: result.converged, seconds };
   if (truth) Object.assign(report, recoveryStats(M, result, truth.lowRank, truth.sparse));
   if (o.out) {
     const ext = o.format === "f32" ? "f32" : "csv";
@@ -107,6 +114,8 @@ export function registerRpca(program: Command): void {
     .option("--rho <r>", "PCP μ growth factor (default 1.5, 1.1 with --accurate)", num("--rho", { min: 1 }))
     .option("--accurate", "PCP: slow μ growth and a capped μ, to reach the PCP optimum")
     .option("--tol <t>", "stop at ‖M−L−S‖/‖M‖ below this", num("--tol", { positive: true }))
+    .option("--precision <p>", "arithmetic of the solver's m×n iterates: float64, or float32 (half the memory, ~1e-4 accuracy)", oneOf("--precision", ["float64", "float32"]), "float64")
+    .option("--svd <mode>", "PCP's SVD: auto, full (Jacobi) or partial (randomized)", oneOf("--svd", ["auto", "full", "partial"]), "auto")
     .option("--max-iter <n>", "iteration limit", int("--max-iter", 1))
     .option("--seed <n>", "seed for --synthetic and the randomized SVD", int("--seed", 0), 1)
     .option("--format <f>", "output format for L and S: csv or f32", oneOf("--format", ["csv", "f32"]), "csv")
@@ -117,7 +126,7 @@ export function registerRpca(program: Command): void {
       emit(o, report, () => {
         const e = (x: number) => x.toExponential(2);
         const lines = [
-          `${report.method}: ${report.rows}×${report.cols}, rank ${report.rank}, S ${(100 * report.sparsity).toFixed(2)} % nonzero, residual ${e(report.residual)}, ${report.iterations} iterations, ${report.seconds.toFixed(2)} s${report.converged ? "" : " (not converged)"}`,
+          `${report.method} (${report.precision}): ${report.rows}×${report.cols}, rank ${report.rank}, S ${(100 * report.sparsity).toFixed(2)} % nonzero, residual ${e(report.residual)}, ${report.iterations} iterations, ${report.seconds.toFixed(2)} s${report.converged ? "" : " (not converged)"}`,
         ];
         if (report.lowRankError !== undefined) lines.push(`recovery: ‖L−L*‖/‖L*‖ ${e(report.lowRankError)}, ‖S−S*‖/‖S*‖ ${e(report.sparseError!)}, support F1 ${report.supportF1!.toFixed(4)}`);
         if (report.files) lines.push(`wrote ${report.files.join(", ")}`);

@@ -39,6 +39,23 @@ export interface Kernels {
   uniformRows(dst: number, rows: number, dim: number, sample: number, seed: number, stream: number, lo: number, hi: number): void;
   linfStep(xadv: number, g: number, x: number, n: number, alpha: number, eps: number, lo: number, hi: number): void;
   l2Step(xadv: number, g: number, x: number, rows: number, dim: number, alpha: number, eps: number, lo: number, hi: number, work: number): void;
+  // Float64 linear algebra and fused robust-PCA passes (assembly/linalg.ts).
+  dgemm(transA: number, transB: number, M: number, N: number, K: number,
+    a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
+    accumulate: number, work: number): void;
+  dgemmWorkBytes(): number;
+  dgemv(trans: number, m: number, n: number, a: number, x: number, y: number): void;
+  householderQr(w: number, k: number, m: number, r: number, betas: number): void;
+  householderQ(w: number, k: number, m: number, betas: number, qt: number): void;
+  jacobiSweep(w: number, vt: number, norms: number, n: number, m: number, nv: number, tol: number): number;
+  dsumSquares(n: number, x: number): number;
+  dsubAxpy(n: number, a: number, b: number, c: number, s: number, out: number): void;
+  dpcpUpdate(n: number, d: number, l: number, lold: number, s: number, sold: number, y: number, inv: number, tau: number, mu: number, sums: number): void;
+  daltprojUpdate(n: number, d: number, l: number, lold: number, s: number, zeta: number, sums: number): void;
+  ssubAxpy(n: number, a: number, b: number, c: number, s: number, out: number): void;
+  spcpUpdate(n: number, d: number, l: number, lold: number, s: number, sold: number, y: number, inv: number, tau: number, mu: number, sums: number): void;
+  saltprojUpdate(n: number, d: number, l: number, lold: number, s: number, zeta: number, sums: number): void;
+  ssumSquares64(n: number, x: number): number;
   linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number,
     lo: number, hi: number, c: number, r: number, m: number): void;
   relaxRows(a: number, cols: number, offs: number, samples: number, al: number, au: number, bu: number,

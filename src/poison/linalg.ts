@@ -1,9 +1,10 @@
-// Float64 dense linear algebra for robust PCA: matrix products, Householder QR, one-sided
-// Jacobi SVD, randomized SVD (range finder with power iterations), and the shrinkage
-// operators. Matrices are row-major Float64Array with explicit sizes. Plain TypeScript: the
-// accuracy targets (1e-5 relative error of L) need float64, and these loops are small next to
-// the products, which are written cache-friendly (row axpys / row dots).
+// Dense linear algebra for robust PCA: matrix products, Householder QR, one-sided Jacobi SVD,
+// randomized SVD (range finder with power iterations), and the shrinkage operators. Matrices
+// are row-major Float64Array with explicit sizes. The O(n³)/O(mnk) work runs in the WASM core
+// (assembly/linalg.ts: f64x2 GEMM, Householder QR, Jacobi sweeps; the f32 GEMM of gemm.ts in
+// float32 mode) through src/poison/wasm.ts; the small O(k³) pieces stay in TypeScript.
 import { Stream } from "../core/random.js";
+import { alloc, gemm, kernels, precisionOf, ptr, resident, scope, type Precision, type Vec } from "./wasm.js";
 
 /** A row-major m×n matrix. */
 export interface Mat {
@@ -24,55 +25,31 @@ export function transpose(a: Mat): Mat {
   return mat(n, m, t);
 }
 
+/** op(A)·op(B) through the WASM GEMM (operands copied in, the product copied out). */
+function product(transA: boolean, transB: boolean, a: Mat, b: Mat, M: number, N: number, K: number): Mat {
+  return scope(() => {
+    const c = alloc(M * N, "float64");
+    gemm(transA, transB, M, N, K, resident(a.data, "float64"), resident(b.data, "float64"), c);
+    return mat(M, N, c.slice());
+  });
+}
+
 /** C = A·B. */
 export function matmul(a: Mat, b: Mat): Mat {
   if (a.cols !== b.rows) throw new Error(`matmul: ${a.rows}×${a.cols} · ${b.rows}×${b.cols}`);
-  const m = a.rows, k = a.cols, n = b.cols;
-  const A = a.data, B = b.data, C = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    const ci = i * n;
-    for (let p = 0; p < k; p++) {
-      const x = A[i * k + p];
-      if (x === 0) continue;
-      const bp = p * n;
-      for (let j = 0; j < n; j++) C[ci + j] += x * B[bp + j];
-    }
-  }
-  return mat(m, n, C);
+  return product(false, false, a, b, a.rows, b.cols, a.cols);
 }
 
 /** C = Aᵀ·B (A is k×m, B is k×n). */
 export function matmulTN(a: Mat, b: Mat): Mat {
   if (a.rows !== b.rows) throw new Error(`matmulTN: (${a.rows}×${a.cols})ᵀ · ${b.rows}×${b.cols}`);
-  const k = a.rows, m = a.cols, n = b.cols;
-  const A = a.data, B = b.data, C = new Float64Array(m * n);
-  for (let p = 0; p < k; p++) {
-    const bp = p * n;
-    for (let i = 0; i < m; i++) {
-      const x = A[p * m + i];
-      if (x === 0) continue;
-      const ci = i * n;
-      for (let j = 0; j < n; j++) C[ci + j] += x * B[bp + j];
-    }
-  }
-  return mat(m, n, C);
+  return product(true, false, a, b, a.cols, b.cols, a.rows);
 }
 
 /** C = A·Bᵀ (A is m×k, B is n×k). */
 export function matmulNT(a: Mat, b: Mat): Mat {
   if (a.cols !== b.cols) throw new Error(`matmulNT: ${a.rows}×${a.cols} · (${b.rows}×${b.cols})ᵀ`);
-  const m = a.rows, k = a.cols, n = b.rows;
-  const A = a.data, B = b.data, C = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    const ai = i * k;
-    for (let j = 0; j < n; j++) {
-      const bj = j * k;
-      let s = 0;
-      for (let p = 0; p < k; p++) s += A[ai + p] * B[bj + p];
-      C[i * n + j] = s;
-    }
-  }
-  return mat(m, n, C);
+  return product(false, true, a, b, a.rows, b.rows, a.cols);
 }
 
 export function frobenius(a: Float64Array): number {
@@ -129,58 +106,29 @@ export interface QR {
   r: Mat;
 }
 
+/**
+ * Householder QR of the m×k matrix whose columns are the k rows of `w` (a WASM-resident k×m
+ * float64 array, overwritten). Returns Qᵀ (resident k×m, inside the caller's scope) and R.
+ */
+export function qrRows(w: Float64Array, k: number, m: number): { qt: Float64Array; r: Float64Array } {
+  if (m < k) throw new Error(`qr: needs rows ≥ cols, got ${m}×${k}`);
+  const K = kernels();
+  const r = alloc(k * k, "float64"), betas = alloc(k, "float64"), qt = alloc(k * m, "float64");
+  K.householderQr(ptr(w), k, m, ptr(r), ptr(betas));
+  K.householderQ(ptr(w), k, m, ptr(betas), ptr(qt));
+  return { qt, r: r.slice() };
+}
+
 /** Thin Householder QR of an m×k matrix with m ≥ k. */
 export function qr(a: Mat): QR {
   const m = a.rows, k = a.cols;
   if (m < k) throw new Error(`qr: needs rows ≥ cols, got ${m}×${k}`);
-  // Work on the transpose so each column is a contiguous row.
-  const W = transpose(a).data; // k×m, row j = column j of A
-  const vs = new Float64Array(k * m); // Householder vectors, row j (entries j..m-1)
-  const betas = new Float64Array(k);
-  for (let j = 0; j < k; j++) {
-    const cj = j * m;
-    let norm = 0;
-    for (let i = j; i < m; i++) norm += W[cj + i] * W[cj + i];
-    norm = Math.sqrt(norm);
-    const vj = j * m;
-    if (norm === 0) {
-      betas[j] = 0;
-      continue;
-    }
-    const alpha = W[cj + j] >= 0 ? -norm : norm;
-    for (let i = j; i < m; i++) vs[vj + i] = W[cj + i];
-    vs[vj + j] -= alpha;
-    let vnorm2 = 0;
-    for (let i = j; i < m; i++) vnorm2 += vs[vj + i] * vs[vj + i];
-    const beta = vnorm2 > 0 ? 2 / vnorm2 : 0;
-    betas[j] = beta;
-    // Apply H = I − β v vᵀ to columns j..k-1.
-    for (let c = j; c < k; c++) {
-      const cc = c * m;
-      let d = 0;
-      for (let i = j; i < m; i++) d += vs[vj + i] * W[cc + i];
-      d *= beta;
-      for (let i = j; i < m; i++) W[cc + i] -= d * vs[vj + i];
-    }
-  }
-  const R = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = i; j < k; j++) R[i * k + j] = W[j * m + i];
-  // Q = H_0 H_1 … H_{k-1} [I_k; 0], built column by column (rows of Qt).
-  const Qt = new Float64Array(k * m);
-  for (let c = 0; c < k; c++) Qt[c * m + c] = 1;
-  for (let j = k - 1; j >= 0; j--) {
-    const beta = betas[j];
-    if (beta === 0) continue;
-    const vj = j * m;
-    for (let c = 0; c < k; c++) {
-      const cc = c * m;
-      let d = 0;
-      for (let i = j; i < m; i++) d += vs[vj + i] * Qt[cc + i];
-      d *= beta;
-      if (d !== 0) for (let i = j; i < m; i++) Qt[cc + i] -= d * vs[vj + i];
-    }
-  }
-  return { q: transpose(mat(k, m, Qt)), r: mat(k, k, R) };
+  return scope(() => {
+    const w = alloc(k * m, "float64");
+    w.set(transpose(a).data);
+    const { qt, r } = qrRows(w, k, m);
+    return { q: transpose(mat(k, m, qt.slice())), r: mat(k, k, r) };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +155,8 @@ export interface JacobiOptions {
 
 /**
  * Thin SVD of an m×n matrix by one-sided (Hestenes) Jacobi. Accurate to working precision in
- * every singular value, including the small ones. Cost O(sweeps · m · n²).
+ * every singular value, including the small ones. Cost O(sweeps · m · n²); the sweeps run in
+ * WASM (assembly/linalg.ts jacobiSweep).
  */
 export function jacobiSvd(a: Mat, opts: JacobiOptions = {}): SVD {
   if (a.rows < a.cols) {
@@ -217,75 +166,41 @@ export function jacobiSvd(a: Mat, opts: JacobiOptions = {}): SVD {
   const m = a.rows, n = a.cols;
   const tol = opts.tol ?? 1e-15;
   const maxSweeps = opts.maxSweeps ?? 60;
-  let W: Float64Array; // n×m: row j = column j of A·V
-  let Vt: Float64Array; // n×n: row j = column j of V
-  if (opts.v0) {
-    if (opts.v0.rows !== n || opts.v0.cols !== n) throw new Error(`jacobiSvd: v0 must be ${n}×${n}`);
-    W = matmulTN(opts.v0, transpose(a)).data; // (A V0)ᵀ = V0ᵀ Aᵀ
-    Vt = transpose(opts.v0).data;
-  } else {
-    W = transpose(a).data;
-    Vt = new Float64Array(n * n);
-    for (let j = 0; j < n; j++) Vt[j * n + j] = 1;
-  }
-  const norms = new Float64Array(n);
-  let sweeps = 0;
-  for (; sweeps < maxSweeps; sweeps++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      const r = j * m;
-      for (let i = 0; i < m; i++) s += W[r + i] * W[r + i];
-      norms[j] = s;
+  if (opts.v0 && (opts.v0.rows !== n || opts.v0.cols !== n)) throw new Error(`jacobiSvd: v0 must be ${n}×${n}`);
+  const K = kernels();
+  return scope(() => {
+    const W = alloc(n * m, "float64"); // row j = column j of A·V
+    const Vt = alloc(n * n, "float64"); // row j = column j of V
+    if (opts.v0) {
+      gemm(true, true, n, m, n, resident(opts.v0.data, "float64"), resident(a.data, "float64"), W); // (A V0)ᵀ = V0ᵀ Aᵀ
+      Vt.set(transpose(opts.v0).data);
+    } else {
+      W.set(transpose(a).data);
+      for (let j = 0; j < n; j++) Vt[j * n + j] = 1;
     }
-    let rotated = false;
-    for (let p = 0; p < n - 1; p++) {
-      const rp = p * m;
-      for (let q = p + 1; q < n; q++) {
-        const alpha = norms[p], beta = norms[q];
-        if (alpha === 0 || beta === 0) continue;
-        const rq = q * m;
-        let gamma = 0;
-        for (let i = 0; i < m; i++) gamma += W[rp + i] * W[rq + i];
-        if (Math.abs(gamma) <= tol * Math.sqrt(alpha * beta)) continue;
-        rotated = true;
-        const zeta = (beta - alpha) / (2 * gamma);
-        const t = (zeta >= 0 ? 1 : -1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-        const c = 1 / Math.sqrt(1 + t * t);
-        const s = c * t;
-        for (let i = 0; i < m; i++) {
-          const x = W[rp + i], y = W[rq + i];
-          W[rp + i] = c * x - s * y;
-          W[rq + i] = s * x + c * y;
-        }
-        const vp = p * n, vq = q * n;
-        for (let i = 0; i < n; i++) {
-          const x = Vt[vp + i], y = Vt[vq + i];
-          Vt[vp + i] = c * x - s * y;
-          Vt[vq + i] = s * x + c * y;
-        }
-        norms[p] = alpha - t * gamma;
-        norms[q] = beta + t * gamma;
-      }
+    const norms = alloc(n, "float64");
+    const rowNorms = () => {
+      for (let j = 0; j < n; j++) norms[j] = K.dsumSquares(m, ptr(W) + j * m * 8);
+    };
+    let sweeps = 0;
+    for (; sweeps < maxSweeps; sweeps++) {
+      rowNorms();
+      if (K.jacobiSweep(ptr(W), ptr(Vt), ptr(norms), n, m, n, tol) === 0) break;
     }
-    if (!rotated) break;
-  }
-  const sig = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    let s = 0;
-    const r = j * m;
-    for (let i = 0; i < m; i++) s += W[r + i] * W[r + i];
-    sig[j] = Math.sqrt(s);
-  }
-  const order = Array.from({ length: n }, (_, j) => j).sort((x, y) => sig[y] - sig[x]);
-  const U = new Float64Array(m * n), V = new Float64Array(n * n), S = new Float64Array(n);
-  for (let c = 0; c < n; c++) {
-    const j = order[c];
-    S[c] = sig[j];
-    const inv = sig[j] > 0 ? 1 / sig[j] : 0;
-    for (let i = 0; i < m; i++) U[i * n + c] = W[j * m + i] * inv;
-    for (let i = 0; i < n; i++) V[i * n + c] = Vt[j * n + i];
-  }
-  return { u: mat(m, n, U), s: S, v: mat(n, n, V), sweeps };
+    rowNorms();
+    const sig = new Float64Array(n);
+    for (let j = 0; j < n; j++) sig[j] = Math.sqrt(norms[j]);
+    const order = Array.from({ length: n }, (_, j) => j).sort((x, y) => sig[y] - sig[x]);
+    const U = new Float64Array(m * n), V = new Float64Array(n * n), S = new Float64Array(n);
+    for (let c = 0; c < n; c++) {
+      const j = order[c];
+      S[c] = sig[j];
+      const inv = sig[j] > 0 ? 1 / sig[j] : 0;
+      for (let i = 0; i < m; i++) U[i * n + c] = W[j * m + i] * inv;
+      for (let i = 0; i < n; i++) V[i * n + c] = Vt[j * n + i];
+    }
+    return { u: mat(m, n, U), s: S, v: mat(n, n, V), sweeps };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,28 +220,77 @@ export function gaussian(rows: number, cols: number, seed: number, stream = 0x52
   return mat(rows, cols, d);
 }
 
+/** Top-k singular triplets with the vectors stored as rows: ut (k×m), vt (k×n). */
+export interface ThinSvd {
+  ut: Float64Array;
+  s: Float64Array;
+  vt: Float64Array;
+  k: number;
+  /** All l computed right singular vectors (rows), to warm-start the next call. */
+  vtAll?: Float64Array;
+}
+
+/** x in float64 (a view of x itself when it already is). */
+function asF64(x: Vec): Float64Array {
+  return x instanceof Float64Array ? x : (resident(x, "float64") as Float64Array);
+}
+
+/**
+ * Randomized top-k SVD of the m×n matrix `a` (WASM-resident, float64 or float32) with l ≥ k
+ * sampled columns and `powerIters` re-orthonormalised power iterations. The products with a
+ * run in a's precision; the thin factors (l×m, l×n) are orthonormalised in float64 by
+ * Householder QR. The small l×l step is QR-preconditioned: B = QᵀA has Bᵀ = Q_b R_b, and
+ * R_b = U_r Σ V_rᵀ by Jacobi gives A ≈ (Q V_r) Σ (Q_b U_r)ᵀ. Returned arrays are resident in
+ * the caller's scope. With `start` (rows of right singular vectors of a nearby matrix, e.g.
+ * the previous iterate's), Ω begins from them: subspace iteration with a warm start, which
+ * needs fewer power iterations.
+ */
+export function rangeSvd(a: Vec, m: number, n: number, k: number, l: number, powerIters: number, seed: number, start?: Float64Array): ThinSvd {
+  const p: Precision = precisionOf(a);
+  if (!(k >= 1 && l >= k && l <= Math.min(m, n))) throw new Error(`internal: rangeSvd k=${k}, l=${l} for ${m}×${n}`);
+  const inP = (x: Float64Array) => resident(x, p);
+  const orth = (y: Vec, rows: number, cols: number) => {
+    const w = alloc(rows * cols, "float64");
+    w.set(y);
+    return qrRows(w, rows, cols).qt;
+  };
+  const yt = alloc(l * m, p), zt = alloc(l * n, p);
+  // Ω: the given start (rows of a nearby V, as in subspace iteration), topped up with Gaussian rows.
+  const given = start ? Math.min(Math.floor(start.length / n), l) : 0;
+  const omegaT = new Float64Array(l * n);
+  if (start) omegaT.set(start.subarray(0, given * n));
+  if (given < l) omegaT.set(gaussian(l - given, n, seed).data, given * n);
+  gemm(false, true, l, m, n, inP(omegaT), a, yt); // Yᵀ = Ωᵀ Aᵀ
+  let qt = orth(yt, l, m);
+  for (let it = 0; it < powerIters; it++) {
+    gemm(false, false, l, n, m, inP(qt), a, zt); // Zᵀ = Qᵀ A
+    gemm(false, true, l, m, n, inP(orth(zt, l, n)), a, yt);
+    qt = orth(yt, l, m);
+  }
+  gemm(false, false, l, n, m, inP(qt), a, zt); // B = Qᵀ A (l×n)
+  const b = alloc(l * n, "float64");
+  b.set(zt);
+  const { qt: qbt, r } = qrRows(b, l, n); // Bᵀ = Q_b R_b
+  const small = jacobiSvd(mat(l, l, r)); // R_b = U_r Σ V_rᵀ
+  const ut = alloc(l * m, "float64"), vt = alloc(l * n, "float64");
+  gemm(true, false, l, m, l, resident(small.v.data, "float64"), asF64(qt), ut); // (Q V_r)ᵀ
+  gemm(true, false, l, n, l, resident(small.u.data, "float64"), qbt, vt); // (Q_b U_r)ᵀ
+  return { ut: ut.subarray(0, k * m), s: small.s.slice(0, k), vt: vt.subarray(0, k * n), k, vtAll: vt };
+}
+
 /**
  * Top-k SVD of A by a randomized range finder (k + oversample columns, `powerIters` rounds of
- * re-orthonormalised power iteration) and a Jacobi SVD of the small projected matrix.
+ * re-orthonormalised power iteration), see rangeSvd.
  */
 export function rsvd(a: Mat, k: number, opts: RsvdOptions = {}): SVD {
   const m = a.rows, n = a.cols;
   const kk = Math.min(k, m, n);
   const l = Math.min(kk + (opts.oversample ?? 10), m, n);
-  if (l >= Math.min(m, n)) {
-    const full = jacobiSvd(a);
-    return truncate(full, kk);
-  }
-  const omega = gaussian(n, l, opts.seed ?? 1);
-  let q = qr(matmul(a, omega)).q; // m×l
-  for (let it = 0; it < (opts.powerIters ?? 2); it++) {
-    const z = qr(matmulTN(a, q)).q; // n×l
-    q = qr(matmul(a, z)).q;
-  }
-  const bt = matmulTN(a, q); // n×l = (Qᵀ A)ᵀ
-  const small = jacobiSvd(bt); // Bᵀ = Ub S Vbᵀ → B = Vb S Ubᵀ
-  const u = matmul(q, small.v); // m×l
-  return truncate({ u, s: small.s, v: small.u, sweeps: small.sweeps }, kk);
+  if (l >= Math.min(m, n)) return truncate(jacobiSvd(a), kk);
+  return scope(() => {
+    const t = rangeSvd(resident(a.data, "float64"), m, n, kk, l, opts.powerIters ?? 2, opts.seed ?? 1);
+    return { u: transpose(mat(kk, m, t.ut.slice())), s: t.s, v: transpose(mat(kk, n, t.vt.slice())), sweeps: 0 };
+  });
 }
 
 /** The first k singular triplets. */
@@ -340,38 +304,66 @@ export function truncate(svd: SVD, k: number): SVD {
   return { u: take(svd.u), s: svd.s.slice(0, kk), v: take(svd.v), sweeps: svd.sweeps };
 }
 
+/**
+ * out (m×n, resident, its own precision) = Σ_c w_c u_c v_cᵀ over the first k rows of ut
+ * (k×m) and vt (k×n), by one GEMM (ut scaled by w first).
+ */
+export function reconstructRows(ut: Float64Array, vt: Float64Array, w: Float64Array, k: number, m: number, n: number, out: Vec): void {
+  const p = precisionOf(out);
+  if (k === 0) {
+    out.fill(0);
+    return;
+  }
+  scope(() => {
+    const us = alloc(k * m, p), vs = alloc(k * n, p);
+    for (let c = 0; c < k; c++) {
+      const wc = w[c];
+      for (let i = 0; i < m; i++) us[c * m + i] = ut[c * m + i] * wc;
+    }
+    vs.set(vt.subarray(0, k * n));
+    gemm(true, false, m, n, k, us, vs, out);
+  });
+}
+
 /** U · diag(w) · Vᵀ for the first k triplets (w defaults to s). */
 export function reconstruct(svd: SVD, k = svd.s.length, w?: Float64Array): Mat {
   const m = svd.u.rows, n = svd.v.rows;
-  const out = new Float64Array(m * n);
-  const U = svd.u.data, V = svd.v.data, uc = svd.u.cols, vc = svd.v.cols;
-  const weights = w ?? svd.s;
-  for (let c = 0; c < k; c++) {
-    const wc = weights[c];
-    if (wc === 0) continue;
-    for (let i = 0; i < m; i++) {
-      const x = U[i * uc + c] * wc;
-      if (x === 0) continue;
-      const oi = i * n;
-      for (let j = 0; j < n; j++) out[oi + j] += x * V[j * vc + c];
+  const kk = Math.min(k, svd.s.length);
+  const rows = (x: Mat) => {
+    const t = new Float64Array(kk * x.rows);
+    for (let i = 0; i < x.rows; i++) for (let c = 0; c < kk; c++) t[c * x.rows + i] = x.data[i * x.cols + c];
+    return t;
+  };
+  return scope(() => {
+    const out = alloc(m * n, "float64");
+    reconstructRows(rows(svd.u), rows(svd.v), w ?? svd.s, kk, m, n, out);
+    return mat(m, n, out.slice());
+  });
+}
+
+/** Largest singular value of the m×n matrix in `a` by power iteration on AᵀA (matvecs in WASM). */
+export function spectralNormOf(a: Vec, m: number, n: number, iters = 100, seed = 7): number {
+  const K = kernels();
+  return scope(() => {
+    const A = resident(a, "float64");
+    const v = alloc(n, "float64"), av = alloc(m, "float64");
+    v.set(gaussian(n, 1, seed, 0x534e).data);
+    let s = 0;
+    for (let it = 0; it < iters; it++) {
+      const nv = frobenius(v);
+      if (nv === 0) return 0;
+      for (let i = 0; i < n; i++) v[i] /= nv;
+      K.dgemv(0, m, n, ptr(A), ptr(v), ptr(av));
+      const s2 = frobenius(av);
+      K.dgemv(1, m, n, ptr(A), ptr(av), ptr(v));
+      if (Math.abs(s2 - s) <= 1e-12 * s2) return s2;
+      s = s2;
     }
-  }
-  return mat(m, n, out);
+    return s;
+  });
 }
 
 /** Largest singular value by power iteration on AᵀA. */
 export function spectralNorm(a: Mat, iters = 100, seed = 7): number {
-  let v = gaussian(a.cols, 1, seed, 0x534e).data;
-  let s = 0;
-  for (let it = 0; it < iters; it++) {
-    const nv = frobenius(v);
-    if (nv === 0) return 0;
-    for (let i = 0; i < v.length; i++) v[i] /= nv;
-    const av = matmul(a, mat(a.cols, 1, v));
-    const s2 = frobenius(av.data);
-    v = matmulTN(a, av).data;
-    if (Math.abs(s2 - s) <= 1e-12 * s2) return s2;
-    s = s2;
-  }
-  return s;
+  return spectralNormOf(a.data, a.rows, a.cols, iters, seed);
 }
