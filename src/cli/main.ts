@@ -13,6 +13,9 @@ import { registerSteal } from "./steal.js";
 import { registerCertify } from "./certify.js";
 import { registerRpca } from "./rpca.js";
 import { registerPoison } from "./poison.js";
+import { registerSanitize } from "./sanitize.js";
+import { registerPoisonEval } from "./poison-eval.js";
+import { registerExport } from "./export.js";
 
 export function buildProgram(): Command {
   const program = new Command("bulwark")
@@ -37,6 +40,9 @@ export function buildProgram(): Command {
   registerCertify(program);
   registerRpca(program);
   registerPoison(program);
+  registerSanitize(program);
+  registerPoisonEval(program);
+  registerExport(program);
   registerSaliency(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} });
   return program;
