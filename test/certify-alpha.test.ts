@@ -14,6 +14,7 @@ import { initialSlopes, slopeBound } from "../src/certify/alpha-crown.js";
 import { networkOps } from "../src/certify/network.js";
 import { certify, logitMargins } from "../src/certify/verdict.js";
 import { trainedMlp } from "./helpers/trained.js";
+import { samplePoints } from "./helpers/box.js";
 
 const relu = { type: "relu" } as const;
 const flatten = { type: "flatten" } as const;
@@ -36,25 +37,6 @@ const SMALL: { name: string; shape: [number, number, number]; layers: LayerSpec[
     layers: [conv(2, 3, 3, 1, 1), relu, conv(3, 4, 3, 2, 1), relu, pool(2, 1), flatten, dense(16, 6), relu, dense(6, 3)],
   },
 ];
-
-/** Random points of a box: a third exact corners, a third near corners, a third uniform. */
-function samplePoints(lo: Float64Array, hi: Float64Array, count: number, rng: Stream): Float32Array {
-  const d = lo.length;
-  const out = new Float32Array(count * d);
-  for (let s = 0; s < count; s++) {
-    const kind = s % 3;
-    for (let i = 0; i < d; i++) {
-      const r = rng.next();
-      const t = kind === 0 ? (r < 0.5 ? 0 : 1) : kind === 1 ? (r < 0.5 ? 0.05 * rng.next() : 1 - 0.05 * rng.next()) : r;
-      // float32 rounding toward the inside keeps the point in the (float64) box.
-      let v = Math.fround(lo[i] + t * (hi[i] - lo[i]));
-      if (v < lo[i]) v = Math.fround(lo[i] + Math.abs(lo[i]) * 2 ** -22 + 1e-30);
-      if (v > hi[i]) v = Math.fround(hi[i] - Math.abs(hi[i]) * 2 ** -22 - 1e-30);
-      out[s * d + i] = Math.min(hi[i], Math.max(lo[i], v));
-    }
-  }
-  return out;
-}
 
 /** Fails when the float32 network's margin at any of `count` box points is below its bound. */
 function checkPoints(t: { fail(msg: string): void }, m: Model, x: Float32Array, label: number, lower: Float64Array, o: BoundOptions, count: number, rng: Stream): void {

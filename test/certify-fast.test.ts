@@ -14,6 +14,7 @@ import { inputBox, marginBounds, type SampleBounds } from "../src/certify/bounds
 import { FAST_METHODS, fastMarginBounds, fastPathSupport, type FastBoundOptions, type FastSampleBounds } from "../src/certify/fast.js";
 import { logitMargins } from "../src/certify/verdict.js";
 import { trainedMlp } from "./helpers/trained.js";
+import { samplePoints } from "./helpers/box.js";
 
 const relu = { type: "relu" } as const;
 const flatten = { type: "flatten" } as const;
@@ -35,24 +36,6 @@ function inputs(m: Model, n: number, rng: Stream): { x: Float32Array; y: number[
   const x = Float32Array.from({ length: n * m.inputSize }, () => rng.next());
   const y = Array.from({ length: n }, (_, i) => i % m.outputSize);
   return { x, y };
-}
-
-/** Random points of a box: a third corners, a third near corners, a third uniform (float32, inside). */
-function samplePoints(lo: Float64Array, hi: Float64Array, count: number, rng: Stream): Float32Array {
-  const d = lo.length;
-  const out = new Float32Array(count * d);
-  for (let s = 0; s < count; s++) {
-    const kind = s % 3;
-    for (let i = 0; i < d; i++) {
-      const r = rng.next();
-      const t = kind === 0 ? (r < 0.5 ? 0 : 1) : kind === 1 ? (r < 0.5 ? 0.05 * rng.next() : 1 - 0.05 * rng.next()) : r;
-      let v = Math.fround(lo[i] + t * (hi[i] - lo[i]));
-      if (v < lo[i]) v = Math.fround(lo[i] + Math.abs(lo[i]) * 2 ** -22 + 1e-30);
-      if (v > hi[i]) v = Math.fround(hi[i] - Math.abs(hi[i]) * 2 ** -22 - 1e-30);
-      out[s * d + i] = Math.min(hi[i], Math.max(lo[i], v));
-    }
-  }
-  return out;
 }
 
 /** Fails when a margin of the float32 network at a sampled point lies below its bound. */

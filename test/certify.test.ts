@@ -13,6 +13,7 @@ import { attack } from "../src/attack/api.js";
 import { BOUND_METHODS, inputBox, marginBounds, roundingAllowance, sampleBounds, type BoundOptions } from "../src/certify/bounds.js";
 import { networkOps } from "../src/certify/network.js";
 import { certify, logitMargins } from "../src/certify/verdict.js";
+import { samplePoints } from "./helpers/box.js";
 
 const relu = { type: "relu" } as const;
 const flatten = { type: "flatten" } as const;
@@ -39,25 +40,6 @@ const SMALL: { name: string; shape: [number, number, number]; layers: LayerSpec[
     layers: [pool(2, 1), conv(1, 3, 2, 1, 0), relu, flatten, dense(27, 5), relu, dense(5, 4)],
   },
 ];
-
-/** Random points of a box: a third corners, a third near corners, a third uniform. */
-function samplePoints(lo: Float64Array, hi: Float64Array, count: number, rng: Stream): Float32Array {
-  const d = lo.length;
-  const out = new Float32Array(count * d);
-  for (let s = 0; s < count; s++) {
-    const kind = s % 3;
-    for (let i = 0; i < d; i++) {
-      const r = rng.next();
-      const t = kind === 0 ? (r < 0.5 ? 0 : 1) : kind === 1 ? (r < 0.5 ? 0.05 * rng.next() : 1 - 0.05 * rng.next()) : r;
-      // float32 rounding toward the inside keeps the point in the (float64) box.
-      let v = Math.fround(lo[i] + t * (hi[i] - lo[i]));
-      if (v < lo[i]) v = Math.fround(lo[i] + Math.abs(lo[i]) * 2 ** -22 + 1e-30);
-      if (v > hi[i]) v = Math.fround(hi[i] - Math.abs(hi[i]) * 2 ** -22 - 1e-30);
-      out[s * d + i] = Math.min(hi[i], Math.max(lo[i], v));
-    }
-  }
-  return out;
-}
 
 /** Checks margins at `count` points of the box around x against the bounds; returns the smallest gap. */
 function checkPoints(t: { fail(msg: string): void }, m: Model, x: Float32Array, label: number, lower: Float64Array, o: BoundOptions, count: number, rng: Stream): number {

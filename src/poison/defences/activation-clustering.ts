@@ -8,7 +8,7 @@
 // (split.ts MAX_POPULATION_SHARE; Chen et al. suggest 0.35, too tight for a backdoor that is a
 // third of its target class), so a class that merely has two styles of digit is not cut in half.
 import { kmeans } from "ml-kmeans";
-import { ashmanD, byClass, checkActivations, CLEAN_Z, columnMeans, MAX_FLAGGED_SHARE, passes, rowsOf, subtractRow, type ClassReport, type DefenceResult } from "./split.js";
+import { ashmanD, perClass, CLEAN_Z, columnMeans, MAX_FLAGGED_SHARE, passes, rowsOf, subtractRow, type DefenceResult } from "./split.js";
 import { project, topDirections } from "./pca.js";
 import { Stream } from "../../core/random.js";
 
@@ -57,19 +57,11 @@ function silhouette(z: Float64Array, m: number, d: number, cluster: Int32Array, 
 }
 
 export function activationClustering(acts: Float32Array, width: number, labels: Uint8Array, classes: number, o: ClusteringOptions): DefenceResult {
-  checkActivations(acts, width, labels, classes);
   const dims = o.dims ?? 10;
   if (!(Number.isInteger(dims) && dims >= 1)) throw new Error(`dims must be a positive integer, got ${dims}`);
   const seed = o.seed ?? 0;
-  const n = labels.length;
-  const scores = new Float64Array(n);
-  const flagged = new Uint8Array(n);
-  const reports: ClassReport[] = [];
-  byClass(labels, classes).forEach((idx, c) => {
+  const { scores, flagged, reports } = perClass(acts, width, labels, classes, 2, { silhouette: 0 }, (c, idx, report, { scores, flagged }) => {
     const m = idx.length;
-    const report: ClassReport = { class: c, samples: m, separation: 0, share: 0, suspicious: false, flagged: 0, silhouette: 0 };
-    reports.push(report);
-    if (m < 2) return;
     const x = rowsOf(acts, width, idx);
     subtractRow(x, m, width, columnMeans(x, m, width));
     const { dirs, k } = topDirections(x, m, width, Math.min(dims, width), seed + c);

@@ -20,7 +20,7 @@
 // flags a slice of every class. The two-group split with Ashman's D gates the class instead;
 // within a suspicious class the threshold is the split's cut, or the clean group's mean +
 // CLEAN_Z·σ when that is lower (split.ts). median + 3·MAD is reported per class for comparison.
-import { byClass, checkActivations, CLEAN_Z, mad, MAX_FLAGGED_SHARE, median, passes, rowsOf, twoGroupSplit, type ClassReport, type DefenceResult } from "./split.js";
+import { perClass, CLEAN_Z, mad, MAX_FLAGGED_SHARE, median, passes, rowsOf, twoGroupSplit, type DefenceResult } from "./split.js";
 import { topDirections } from "./pca.js";
 
 export interface RpcaFilterOptions {
@@ -88,20 +88,12 @@ export function trimmedRobustPca(x: Float64Array, m: number, n: number, rank: nu
 }
 
 export function rpcaFilter(acts: Float32Array, width: number, labels: Uint8Array, classes: number, o: RpcaFilterOptions): DefenceResult {
-  checkActivations(acts, width, labels, classes);
   const rank = o.rank ?? 10;
   if (!(Number.isInteger(rank) && rank >= 0)) throw new Error(`rank must be a non-negative integer, got ${rank}`);
   const maxSteps = o.maxSteps ?? 20;
   const seed = o.seed ?? 0;
-  const n = labels.length;
-  const scores = new Float64Array(n);
-  const flagged = new Uint8Array(n);
-  const reports: ClassReport[] = [];
-  byClass(labels, classes).forEach((idx, c) => {
+  const { scores, flagged, reports } = perClass(acts, width, labels, classes, 4, { cut: null, madCut: null, steps: 0 }, (c, idx, report, { scores, flagged }) => {
     const m = idx.length;
-    const report: ClassReport = { class: c, samples: m, separation: 0, share: 0, suspicious: false, flagged: 0, cut: null, madCut: null, steps: 0 };
-    reports.push(report);
-    if (m < 4) return;
     const x = rowsOf(acts, width, idx);
     const { residual, steps } = trimmedRobustPca(x, m, width, rank, maxSteps, seed + 101 * c);
     for (let k = 0; k < m; k++) scores[idx[k]] = residual[k];

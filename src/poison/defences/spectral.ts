@@ -8,7 +8,7 @@
 // nothing. (A backdoor toward one class puts all poisons there: 5 % of MNIST is ~32 % of
 // class 7, so a dataset-wide ε would remove far too few in that class and far too many
 // elsewhere.) `epsilon` overrides ε̂ in the classes that pass the test.
-import { byClass, checkActivations, columnMeans, MAX_FLAGGED_SHARE, passes, rowsOf, subtractRow, twoGroupSplit, type ClassReport, type DefenceResult } from "./split.js";
+import { perClass, columnMeans, MAX_FLAGGED_SHARE, passes, rowsOf, subtractRow, twoGroupSplit, type DefenceResult } from "./split.js";
 import { project, topDirections } from "./pca.js";
 
 export interface SpectralOptions {
@@ -21,22 +21,14 @@ export interface SpectralOptions {
 }
 
 export function spectralSignatures(acts: Float32Array, width: number, labels: Uint8Array, classes: number, o: SpectralOptions): DefenceResult {
-  checkActivations(acts, width, labels, classes);
   const factor = o.removalFactor ?? 1.5;
   if (!(factor > 0 && Number.isFinite(factor))) throw new Error(`removal factor must be positive, got ${factor}`);
   if (o.epsilon !== undefined && !(o.epsilon > 0 && o.epsilon <= MAX_FLAGGED_SHARE)) {
     throw new Error(`epsilon must be in (0, ${MAX_FLAGGED_SHARE}], got ${o.epsilon}`);
   }
   const seed = o.seed ?? 0;
-  const n = labels.length;
-  const scores = new Float64Array(n);
-  const flagged = new Uint8Array(n);
-  const reports: ClassReport[] = [];
-  byClass(labels, classes).forEach((idx, c) => {
+  const { scores, flagged, reports } = perClass(acts, width, labels, classes, 2, { epsilon: 0 }, (c, idx, report, { scores, flagged }) => {
     const m = idx.length;
-    const report: ClassReport = { class: c, samples: m, separation: 0, share: 0, suspicious: false, flagged: 0, epsilon: 0 };
-    reports.push(report);
-    if (m < 2) return;
     const x = rowsOf(acts, width, idx);
     subtractRow(x, m, width, columnMeans(x, m, width));
     const { dirs } = topDirections(x, m, width, 1, seed + c);

@@ -171,3 +171,30 @@ export const CLEAN_Z = 3;
 export function passes(separation: number, flaggedCount: number, n: number): boolean {
   return n >= MIN_CLASS_SAMPLES && separation >= MIN_SEPARATION && flaggedCount > 0 && flaggedCount <= MAX_POPULATION_SHARE * n;
 }
+
+/** Scores, verdicts and class reports as a defence fills them. */
+export interface ClassScores {
+  scores: Float64Array;
+  flagged: Uint8Array;
+  reports: ClassReport[];
+}
+
+/**
+ * The loop every defence runs: check the activations, then visit each class holding at least
+ * `minSamples` samples with its global indices and a fresh report (fields from `extra` added);
+ * the visitor writes scores[idx[k]] and flagged[idx[k]].
+ */
+export function perClass(
+  acts: Float32Array, width: number, labels: Uint8Array, classes: number, minSamples: number, extra: Record<string, unknown>,
+  visit: (c: number, idx: number[], report: ClassReport, out: ClassScores) => void,
+): ClassScores {
+  checkActivations(acts, width, labels, classes);
+  const n = labels.length;
+  const out: ClassScores = { scores: new Float64Array(n), flagged: new Uint8Array(n), reports: [] };
+  byClass(labels, classes).forEach((idx, c) => {
+    const report: ClassReport = { class: c, samples: idx.length, separation: 0, share: 0, suspicious: false, flagged: 0, ...extra };
+    out.reports.push(report);
+    if (idx.length >= minSamples) visit(c, idx, report, out);
+  });
+  return out;
+}
