@@ -43,6 +43,8 @@ export interface TrainOptions extends GlobalOptions {
   pgdSteps: number;
   restarts: number;
   beta: number;
+  kappaEnd?: number;
+  crownIbpBeta?: number;
   epsWarmup?: number;
   robustLimit: number;
   monitorSamples?: number;
@@ -80,6 +82,8 @@ export function addTrainOptions(cmd: Command, defaults: { objective?: string; ep
     .option("--pgd-steps <n>", "PGD steps in training (pgd, trades)", int("--pgd-steps", 1), 10)
     .option("--restarts <n>", "PGD restarts in training", int("--restarts", 1), 1)
     .option("--beta <x>", "TRADES trade-off β", num("--beta", { min: 0 }), 6)
+    .option("--kappa-end <x>", "ibp, crown-ibp: weight κ of the clean loss at the end of the ε warm-up (from 1; Gowal et al.)", num("--kappa-end", { min: 0 }), 0.5)
+    .option("--crown-ibp-beta <x>", "crown-ibp: weight β of the CROWN bound at the end of the ε warm-up (from 1; Zhang et al.)", num("--crown-ibp-beta", { min: 0 }), 0)
     .option("--eps-warmup <fraction>", "ramp ε linearly from 0 over this fraction of training (default 0.3 for adversarial objectives)", num("--eps-warmup", { min: 0 }))
     .option("--robust-limit <n>", "test samples for the robust-accuracy check", int("--robust-limit", 0), 1000)
     .option("--monitor-samples <n>", "samples for the per-epoch PGD/FGSM check that keeps the most robust weights and catches catastrophic overfitting (default 512 for adversarial objectives, 0 = off)", int("--monitor-samples", 0))
@@ -105,7 +109,13 @@ export function objectiveFrom(o: TrainOptions): ObjectiveConfig {
   const adversarial = o.objective !== "standard";
   const eps = o.eps ?? (adversarial ? 0.3 : 0);
   const alpha = o.alpha ?? (o.objective === "fgsm-rs" ? 1.25 * eps : (2.5 * eps) / o.pgdSteps);
-  return { name: o.objective, norm: o.norm, eps, alpha, steps: o.pgdSteps, restarts: o.restarts, beta: o.beta, lo: 0, hi: 1 };
+  const certified = o.objective === "ibp" || o.objective === "crown-ibp";
+  if (certified && (o.kappaEnd ?? 0.5) > 1) throw new Error(`--kappa-end must be in [0, 1], got ${o.kappaEnd}`);
+  if (certified && (o.crownIbpBeta ?? 0) > 1) throw new Error(`--crown-ibp-beta must be in [0, 1], got ${o.crownIbpBeta}`);
+  return {
+    name: o.objective, norm: o.norm, eps, alpha, steps: o.pgdSteps, restarts: o.restarts, beta: o.beta, lo: 0, hi: 1,
+    ...(certified ? { kappaEnd: o.kappaEnd ?? 0.5, crownIbpBeta: o.crownIbpBeta ?? 0 } : {}),
+  };
 }
 
 export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
@@ -218,7 +228,7 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
       model: o.model,
       data: o.data,
       objective: objective.name,
-      threat: objective.name === "standard" ? null : { norm: objective.norm, eps: objective.eps, alpha: objective.alpha, steps: objective.steps, restarts: objective.restarts, beta: objective.name === "trades" ? objective.beta : undefined, epsWarmup },
+      threat: objective.name === "standard" ? null : { norm: objective.norm, eps: objective.eps, alpha: objective.alpha, steps: objective.steps, restarts: objective.restarts, beta: objective.name === "trades" ? objective.beta : undefined, kappaEnd: objective.kappaEnd, crownIbpBeta: objective.name === "crown-ibp" ? objective.crownIbpBeta : undefined, epsWarmup },
       epochs: o.epochs,
       batchSize: o.batchSize,
       shardSize: o.shardSize,
@@ -259,7 +269,7 @@ export async function runTrain(o: TrainOptions): Promise<TrainSummary> {
 }
 
 export function registerTrain(program: Command): void {
-  addTrainOptions(program.command("train").description("train a model (standard, fgsm-rs, pgd or trades) and report clean and robust accuracy"))
+  addTrainOptions(program.command("train").description("train a model (standard, fgsm-rs, pgd, trades, or certified: ibp, crown-ibp) and report clean and robust accuracy"))
     .action(async (opts: TrainOptions, cmd: Command) => {
       const o = { ...cmd.optsWithGlobals(), ...opts } as TrainOptions;
       const s = await runTrain(o);

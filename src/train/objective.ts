@@ -7,6 +7,7 @@ import { pgd } from "../attack/pgd.js";
 import type { AttackWorkspace } from "../pool/shard.js";
 import { projectedStep, randomStart, type Norm } from "../attack/threat.js";
 import type { Model, Plan } from "../nn/model.js";
+import { certifiedStep } from "./certified.js";
 
 export interface StepResult {
   /** Sum of per-sample losses over the shard. */
@@ -16,7 +17,7 @@ export interface StepResult {
 }
 
 export interface ObjectiveConfig {
-  name: "standard" | "fgsm-rs" | "pgd" | "trades";
+  name: "standard" | "fgsm-rs" | "pgd" | "trades" | "ibp" | "crown-ibp";
   norm: Norm;
   /** Full ε (the engine scales it during warm-up). */
   eps: number;
@@ -28,6 +29,10 @@ export interface ObjectiveConfig {
   beta: number;
   lo: number;
   hi: number;
+  /** ibp, crown-ibp: weight of the clean loss at the end of the ε warm-up (it starts at 1). */
+  kappaEnd?: number;
+  /** crown-ibp: weight of the CROWN bound at the end of the ε warm-up (it starts at 1). */
+  crownIbpBeta?: number;
 }
 
 /** What a shard step gets besides the plan (plan.input and plan.labels hold the shard). */
@@ -45,7 +50,7 @@ export interface StepContext {
   ws: AttackWorkspace;
 }
 
-export const OBJECTIVES = ["standard", "fgsm-rs", "pgd", "trades"] as const;
+export const OBJECTIVES = ["standard", "fgsm-rs", "pgd", "trades", "ibp", "crown-ibp"] as const;
 
 export function countCorrect(model: Model, plan: Plan, batch: number): number {
   const pred = model.predict(plan, batch);
@@ -84,6 +89,9 @@ export function runObjective(model: Model, plan: Plan, n: number, o: ObjectiveCo
       return descend(model, plan, n, c.scale);
     case "trades":
       return trades(model, plan, n, o, c, keys);
+    case "ibp":
+    case "crown-ibp":
+      return certifiedStep(model, plan, n, o, c);
     default:
       throw new Error(`unknown objective '${(o as { name: string }).name}' (expected ${OBJECTIVES.join(", ")})`);
   }
