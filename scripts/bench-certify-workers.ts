@@ -35,7 +35,7 @@ const layers: LayerSpec[] = [
   { type: "flatten" }, { type: "dense", in: 784, out: 64 }, { type: "relu" },
   { type: "dense", in: 64, out: 64 }, { type: "relu" }, { type: "dense", in: 64, out: 10 },
 ];
-const model = new Model({ inputShape: [1, 28, 28], layers }, defaultArena(rt)).init(0);
+const model = new Model({ name: "mlp-64", inputShape: [1, 28, 28], layers }, defaultArena(rt)).init(0);
 await train(model, data.train, createOptimizer(model, { name: "adam", lr: 2e-3 }), { epochs: 1, batchSize: 64, seed: 0, lr: 2e-3, schedule: { name: "constant" } });
 const indices = Uint32Array.from({ length: data.test.n }, (_, i) => i);
 const best = new Map<number, number>();

@@ -24,6 +24,11 @@ export interface MilpOptions extends ExactBoundOptions {
    * caller has them already; otherwise the LP is solved first.
    */
   lp?: ExactBounds;
+  /**
+   * Branch-and-bound nodes per margin. Unlike the time limit this is a deterministic budget:
+   * with it (and a time limit that is not reached) verdicts do not depend on machine load.
+   */
+  nodeLimit?: number;
 }
 
 /**
@@ -67,6 +72,7 @@ export async function milpMarginBounds(net: BoundedNetwork, x: ArrayLike<number>
       // the whole search on small nets.
       m.options.set({
         time_limit: timeLimit, mip_rel_gap: 0, mip_abs_gap: 0, presolve: "off", mip_heuristic_run_feasibility_jump: false,
+        ...(o.nodeLimit !== undefined ? { mip_max_nodes: o.nodeLimit } : {}),
       });
       const delta = Math.max(Number(m.options.get("dual_feasibility_tolerance")), Number(m.options.get("mip_feasibility_tolerance")));
       const tol = solverTolerance(p, delta);

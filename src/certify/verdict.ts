@@ -34,6 +34,8 @@ export interface CertifyOptions {
   method: CertifyMethod;
   /** LP/MILP solver time limit per margin, seconds (default 10). */
   timeLimit?: number;
+  /** MILP branch-and-bound nodes per margin (deterministic, unlike the time limit). */
+  nodeLimit?: number;
   /**
    * "float32" (default): IBP/CROWN/CROWN-IBP of Dense/ReLU nets run batched in the WASM kernels
    * (fast.ts; other nets and methods use the float64 path); "float64": always the float64 path.
@@ -156,7 +158,7 @@ async function openBounds(model: Model, xs: Float32Array, labels: number[], o: C
     return fastMarginBounds(privateCopy(model), xs, labels, boundOptions(method as BoundMethod, o, clip))
       .map((b) => ({ lower: b.lower, lowest: b.lowest, decidedBy: method }));
   }
-  const exact = { eps: o.eps, clip, rounding: o.rounding, timeLimit: o.timeLimit };
+  const exact = { eps: o.eps, clip, rounding: o.rounding, timeLimit: o.timeLimit, nodeLimit: o.nodeLimit };
   const out: OpenBounds[] = [];
   for (let k = 0; k < labels.length; k++) {
     const x = xs.subarray(k * dim, (k + 1) * dim);
@@ -169,7 +171,7 @@ async function openBounds(model: Model, xs: Float32Array, labels: number[], o: C
 }
 
 /** auto: every stage keeps the best bound per margin so far; the MILP solves only the margins still unproved. */
-async function autoBounds(model: Model, x: Float32Array, label: number, o: CertifyOptions, exact: { eps: number; clip: { lo: number; hi: number } | null; rounding?: "float32" | "none"; timeLimit?: number }): Promise<OpenBounds> {
+async function autoBounds(model: Model, x: Float32Array, label: number, o: CertifyOptions, exact: { eps: number; clip: { lo: number; hi: number } | null; rounding?: "float32" | "none"; timeLimit?: number; nodeLimit?: number }): Promise<OpenBounds> {
   const lower = new Float64Array(model.outputSize).fill(-Infinity);
   lower[label] = Infinity;
   const lowest = (): number => Math.min(...Array.from(lower).filter((_, j) => j !== label));

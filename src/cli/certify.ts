@@ -19,6 +19,7 @@ interface CertifyCliOptions extends GlobalOptions {
   eps: number;
   method: CertifyMethod;
   timeLimit: number;
+  nodeLimit?: number;
   precision: "float32" | "float64";
   alphaIterations?: number;
   alphaStep?: number;
@@ -42,6 +43,7 @@ export function registerCertify(program: Command): void {
     .option("--method <name>", `bound method: ${CERTIFY_METHODS.join(", ")}`, oneOf("--method", CERTIFY_METHODS), "crown")
     .option("--precision <p>", "float32: batched WASM bounds for Dense/ReLU nets (sound for the float32 network); float64: the reference path", oneOf("--precision", ["float32", "float64"] as const), "float32")
     .option("--time-limit <s>", "lp/milp/auto: solver time limit per margin, seconds", num("--time-limit", { min: 0 }), 10)
+    .option("--node-limit <n>", "milp/auto: branch-and-bound nodes per margin (a deterministic budget: verdicts then do not depend on load or --workers unless --time-limit is hit)", int("--node-limit", 0))
     .option("--alpha-iterations <n>", "alpha-crown: Adam steps on the lower slopes (default 20)", int("--alpha-iterations", 0))
     .option("--alpha-step <x>", "alpha-crown: Adam step size (default 0.1)", num("--alpha-step", { min: 0 }))
     .option("--limit <n>", "certify the first n test samples", int("--limit", 1), 1000)
@@ -84,7 +86,7 @@ export function registerCertify(program: Command): void {
         const indices = Uint32Array.from({ length: n }, (_, i) => i);
         r = await certifyOn(ev.engine, data.test, indices, {
           method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed,
-          timeLimit: o.timeLimit, precision: o.precision, alphaIterations: o.alphaIterations, alphaStep: o.alphaStep,
+          timeLimit: o.timeLimit, nodeLimit: o.nodeLimit, precision: o.precision, alphaIterations: o.alphaIterations, alphaStep: o.alphaStep,
         });
       } finally {
         await ev.close();
