@@ -5,7 +5,7 @@
 // bounds see realistic unstable neurons.
 //
 //   npx tsx scripts/bench-certify-workers.ts [--method crown] [--eps 0.02] [--samples 200]
-//     [--shard 8] [--rounds 3] [--json]
+//     [--shard 8] [--rounds 3] [--precision float32|float64] [--json]
 import { Runtime } from "../src/core/runtime.js";
 import { defaultArena } from "../src/core/arena.js";
 import { loadData } from "../src/data/index.js";
@@ -27,6 +27,7 @@ const eps = Number(arg("eps", "0.02"));
 const samples = Number(arg("samples", "200"));
 const shard = Number(arg("shard", "8"));
 const rounds = Number(arg("rounds", "3"));
+const precision = arg("precision", "float32") as "float32" | "float64";
 const json = process.argv.includes("--json");
 
 const rt = new Runtime();
@@ -44,9 +45,9 @@ for (let r = 0; r < rounds; r++) {
   for (const workers of [1, 2]) {
     const executor = new PoolExecutor(rt, { workers });
     const engine = new ShardedEngine(model, executor, shard, shard * workers * 4);
-    await certifyOn(engine, data.test, indices.subarray(0, workers * shard), { method, eps, steps: 40 }); // warm the threads
+    await certifyOn(engine, data.test, indices.subarray(0, workers * shard), { method, eps, steps: 40, precision }); // warm the threads
     const t0 = performance.now();
-    const res = await certifyOn(engine, data.test, indices, { method, eps, steps: 40 });
+    const res = await certifyOn(engine, data.test, indices, { method, eps, steps: 40, precision });
     const rate = data.test.n / ((performance.now() - t0) / 1000);
     await executor.close();
     best.set(workers, Math.max(best.get(workers) ?? 0, rate));
@@ -56,5 +57,5 @@ for (let r = 0; r < rounds; r++) {
 }
 const one = best.get(1)!;
 const two = best.get(2)!;
-const row = { benchmark: "certify-workers", method, eps, samples: data.test.n, shard, simd: rt.variant, oneWorker: one, twoWorkers: two, scaling: two / one, counts: JSON.parse(counts) };
-console.log(json ? JSON.stringify(row) : `${method} ε=${eps}: 1 worker ${one.toFixed(1)}, 2 workers ${two.toFixed(1)} samples/s, scaling ${(two / one).toFixed(2)}×`);
+const row = { benchmark: "certify-workers", method, precision, eps, samples: data.test.n, shard, simd: rt.variant, oneWorker: one, twoWorkers: two, scaling: two / one, counts: JSON.parse(counts) };
+console.log(json ? JSON.stringify(row) : `${method} (${precision}) ε=${eps}: 1 worker ${one.toFixed(1)}, 2 workers ${two.toFixed(1)} samples/s, scaling ${(two / one).toFixed(2)}×`);
