@@ -2,7 +2,6 @@
 // in feature space, are deterministic, flip retrained last layers, and the CLI writes them with a
 // manifest (or fails in one line, writing nothing).
 import test from "ava";
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { limit, loadData, subset } from "../src/data/index.js";
@@ -11,7 +10,7 @@ import type { Model } from "../src/nn/model.js";
 import { chooseBases, collisionBeta, featureCollision, featureCollisionPoison, featureDistances } from "../src/poison/feature-collision.js";
 import { FeatureExtractor } from "../src/poison/features.js";
 import { poisonFrogs } from "../src/poison/poison-frogs.js";
-import { childEnv, failsWith, json, ROOT, slot, tmp, type Result } from "./helpers/cli.js";
+import { bulwark, failsWith, json, tmp } from "./helpers/cli.js";
 import { trainedMlp } from "./helpers/trained.js";
 
 const data = loadData("mnist", { limit: 2000, testLimit: 1000 });
@@ -22,15 +21,6 @@ test.before(async () => {
 });
 const model = async (): Promise<Model> => trained;
 
-/** The CLI from source (tsx), so the test does not depend on a rebuilt dist/. */
-function bulwarkSrc(args: string[]): Promise<Result> {
-  return slot(() => new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "_dev.ts"), ...args], { cwd: ROOT, env: childEnv(), timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
-  }));
-}
 
 const SIZE = 784;
 const rows = (ds: typeof data.train, idx: number[]) => subset(ds, idx).x;
@@ -156,7 +146,7 @@ test("CLI: writes the poisons and a manifest with target and poison indices; one
   const m = await model();
   saveModel(modelPath, { architecture: m.arch, params: m.params.f32.slice() });
   const common = ["poison", "--data", "mnist", "--limit", "300", "--attack", "feature-collision"];
-  const run = (extra: string[], out: string) => bulwarkSrc([...common, ...extra, "--out", join(dir, out)]);
+  const run = (extra: string[], out: string) => bulwark([...common, ...extra, "--out", join(dir, out)]);
   const [ok, noModel, farTarget, badIndex, badLayer] = await Promise.all([
     run(["--model", modelPath, "--target-index", "0,1", "--base-class", "3", "--steps", "100", "--seed", "2", "--json"], "p"),
     run(["--target-index", "0", "--base-class", "3"], "a"),

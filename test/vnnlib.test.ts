@@ -4,7 +4,6 @@
 // broken by dense sampling; every counterexample really satisfies its disjunct; every row
 // bound lies below every sampled value), and the CLI's `certify --vnnlib` on an ONNX model.
 import test from "ava";
-import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Stream } from "../src/core/random.js";
@@ -14,7 +13,7 @@ import { rowLowerBounds, verifyVnnlib } from "../src/certify/vnnlib-verdict.js";
 import { parseVnnlib, type VnnDisjunct } from "../src/io/vnnlib.js";
 import type { LayerSpec } from "../src/nn/layer.js";
 import { Model } from "../src/nn/model.js";
-import { childEnv, ROOT, tmp } from "./helpers/cli.js";
+import { bulwark, ROOT, tmp } from "./helpers/cli.js";
 import { runForward, testArena } from "./helpers/layercheck.js";
 
 const decl = (nx: number, ny: number) =>
@@ -264,15 +263,8 @@ test("soundness: certified specs are never broken, counterexamples are real, bou
 });
 
 // ---------------------------------------------------------------------------------------------
-// CLI (from source, in-process bounds)
+// CLI (the built command)
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", join(ROOT, "scripts/_dev.ts"), ...args], { cwd: ROOT, env: childEnv(), timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
-}
 
 test("certify --vnnlib on an ONNX model: JSON verdict; bad specs exit non-zero with the line", async (t) => {
   const dir = tmp(t);
@@ -287,7 +279,7 @@ test("certify --vnnlib on an ONNX model: JSON verdict; bad specs exit non-zero w
     return p;
   };
   const safe = write("safe.vnnlib", "(assert (or (and (<= Y_0 -1000)) (and (>= Y_2 Y_1))))");
-  const r = await cli(["certify", "--model", model, "--vnnlib", safe, "--method", "crown", "--json", "--workers", "0"]);
+  const r = await bulwark(["certify", "--model", model, "--vnnlib", safe, "--method", "crown", "--json", "--workers", "0"]);
   t.is(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim());
   t.like(out, { command: "certify", model, vnnlib: safe, method: "crown", verdict: "certified", vnncomp: "unsat" });
@@ -295,16 +287,16 @@ test("certify --vnnlib on an ONNX model: JSON verdict; bad specs exit non-zero w
   t.is(typeof out.seconds, "number");
   t.is(out.counterexample, undefined);
   const unsafe = write("unsafe.vnnlib", "(assert (or (and (<= Y_0 -1000)) (and (>= Y_1 Y_0) (>= Y_1 Y_2))))");
-  const f = JSON.parse((await cli(["certify", "--model", model, "--vnnlib", unsafe, "--json", "--workers", "0"])).stdout.trim());
+  const f = JSON.parse((await bulwark(["certify", "--model", model, "--vnnlib", unsafe, "--json", "--workers", "0"])).stdout.trim());
   t.like(f, { verdict: "falsified", vnncomp: "sat", counterexample: { disjunct: 1 } });
   t.is(f.counterexample.x.length, 64);
   t.true(f.counterexample.y[1] >= f.counterexample.y[0] && f.counterexample.y[1] >= f.counterexample.y[2]);
   const bad = join(dir, "bad.vnnlib");
   writeFileSync(bad, `${decl(64, 3)}\n(assert (<= X_0 0.5)`);
-  const e = await cli(["certify", "--model", model, "--vnnlib", bad, "--workers", "0"]);
+  const e = await bulwark(["certify", "--model", model, "--vnnlib", bad, "--workers", "0"]);
   t.is(e.code, 1);
   t.regex(e.stderr, /^bulwark: error: .*bad\.vnnlib:68: unclosed '\('/);
-  const noEps = await cli(["certify", "--model", model, "--workers", "0"]);
+  const noEps = await bulwark(["certify", "--model", model, "--workers", "0"]);
   t.is(noEps.code, 2);
   t.regex(noEps.stderr, /^bulwark: error: required option '--eps <x>' not specified \(or give --vnnlib <file>\)\n$/);
 });
