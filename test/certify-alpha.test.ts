@@ -5,8 +5,6 @@
 import test from "ava";
 import { loadData } from "../src/data/index.js";
 import { Model } from "../src/nn/model.js";
-import type { Architecture } from "../src/nn/architectures.js";
-import type { LayerSpec } from "../src/nn/layer.js";
 import { Stream } from "../src/core/random.js";
 import { attack } from "../src/attack/api.js";
 import { backSubstitute, foldSpec, inputBox, marginBounds, propagate, sampleBounds, type BoundOptions } from "../src/certify/bounds.js";
@@ -15,28 +13,11 @@ import { networkOps } from "../src/certify/network.js";
 import { certify, logitMargins } from "../src/certify/verdict.js";
 import { trainedMlp } from "./helpers/trained.js";
 import { samplePoints } from "./helpers/box.js";
+import { dense, net, SMALL_NETS } from "./helpers/nets.js";
 
-const relu = { type: "relu" } as const;
-const flatten = { type: "flatten" } as const;
-const dense = (i: number, o: number): LayerSpec => ({ type: "dense", in: i, out: o });
-const conv = (ci: number, co: number, k: number, s: number, p: number): LayerSpec =>
-  ({ type: "conv2d", inChannels: ci, outChannels: co, kernel: k, stride: s, padding: p });
-const pool = (k: number, s: number): LayerSpec => ({ type: "avgpool2d", kernel: k, stride: s });
 
-function net(inputShape: [number, number, number], layers: LayerSpec[], seed: number, scale = 1): Model {
-  const m = new Model({ name: "t", inputShape, layers } as Architecture).init(seed);
-  if (scale !== 1) for (let i = 0; i < m.paramCount; i++) m.params.f32[i] *= scale;
-  return m;
-}
 
-const SMALL: { name: string; shape: [number, number, number]; layers: LayerSpec[] }[] = [
-  { name: "mlp 6-8-8-4", shape: [1, 2, 3], layers: [flatten, dense(6, 8), relu, dense(8, 8), relu, dense(8, 4)] },
-  { name: "mlp 5-10-10-10-3", shape: [1, 1, 5], layers: [flatten, dense(5, 10), relu, dense(10, 10), relu, dense(10, 10), relu, dense(10, 3)] },
-  {
-    name: "cnn conv-relu-conv-relu-pool-dense", shape: [2, 6, 6],
-    layers: [conv(2, 3, 3, 1, 1), relu, conv(3, 4, 3, 2, 1), relu, pool(2, 1), flatten, dense(16, 6), relu, dense(6, 3)],
-  },
-];
+const SMALL = SMALL_NETS;
 
 /** Fails when the float32 network's margin at any of `count` box points is below its bound. */
 function checkPoints(t: { fail(msg: string): void }, m: Model, x: Float32Array, label: number, lower: Float64Array, o: BoundOptions, count: number, rng: Stream): void {

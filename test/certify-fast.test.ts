@@ -4,7 +4,6 @@
 // input.
 import test from "ava";
 import { Model } from "../src/nn/model.js";
-import type { Architecture } from "../src/nn/architectures.js";
 import type { LayerSpec } from "../src/nn/layer.js";
 import { Stream } from "../src/core/random.js";
 import { runtime } from "../src/core/runtime.js";
@@ -15,16 +14,9 @@ import { FAST_METHODS, fastMarginBounds, fastPathSupport, type FastBoundOptions,
 import { logitMargins } from "../src/certify/verdict.js";
 import { trainedMlp } from "./helpers/trained.js";
 import { samplePoints } from "./helpers/box.js";
+import { dense, flatten, net, relu } from "./helpers/nets.js";
 
-const relu = { type: "relu" } as const;
-const flatten = { type: "flatten" } as const;
-const dense = (i: number, o: number): LayerSpec => ({ type: "dense", in: i, out: o });
 
-function net(inputShape: [number, number, number], layers: LayerSpec[], seed: number, scale = 1): Model {
-  const m = new Model({ name: "t", inputShape, layers } as Architecture).init(seed);
-  if (scale !== 1) for (let i = 0; i < m.paramCount; i++) m.params.f32[i] *= scale;
-  return m;
-}
 
 const NETS: { name: string; shape: [number, number, number]; layers: LayerSpec[] }[] = [
   { name: "mlp 12-16-16-5", shape: [1, 3, 4], layers: [flatten, dense(12, 16), relu, dense(16, 16), relu, dense(16, 5)] },

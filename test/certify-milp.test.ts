@@ -5,7 +5,6 @@
 // equivalents; early stop, counterexamples and bad input.
 import test from "ava";
 import { Model } from "../src/nn/model.js";
-import type { Architecture } from "../src/nn/architectures.js";
 import type { LayerSpec } from "../src/nn/layer.js";
 import { Stream } from "../src/core/random.js";
 import { foldSpec, inputBox, propagate, sampleBounds } from "../src/certify/bounds.js";
@@ -13,14 +12,9 @@ import { DenseOp, networkOps, type Op } from "../src/certify/network.js";
 import { loadHighs, weakDualBound, ProgramBuilder } from "../src/certify/highs.js";
 import { lpMarginBounds } from "../src/certify/lp.js";
 import { milpMarginBounds } from "../src/certify/milp.js";
+import { dense, flatten, net, relu } from "./helpers/nets.js";
 
-const relu = { type: "relu" } as const;
-const flatten = { type: "flatten" } as const;
-const dense = (i: number, o: number): LayerSpec => ({ type: "dense", in: i, out: o });
 
-function net(inputShape: [number, number, number], layers: LayerSpec[], seed: number): Model {
-  return new Model({ name: "t", inputShape, layers } as Architecture).init(seed);
-}
 
 function randomInput(n: number, seed: number): Float32Array {
   const r = new Stream(seed, 7);
