@@ -1,7 +1,7 @@
 // The batched float32 bound path (src/certify/fast.ts): agreement with the float64 reference
 // (bounds.ts marginBounds) on random and trained nets, soundness on sampled points and box
-// corners, the float32 widening rule, the float64 mode and the fallback for conv nets, and bad
-// input.
+// corners, the float32 widening rule, the float64 mode and the fallback for conv nets, bad
+// input, and the per-entry kernels of assembly/bounds.ts against the JavaScript they replaced.
 import test from "ava";
 import { Model } from "../src/nn/model.js";
 import type { LayerSpec } from "../src/nn/layer.js";
@@ -15,6 +15,7 @@ import { logitMargins } from "../src/certify/verdict.js";
 import { trainedMlp } from "./helpers/trained.js";
 import { samplePoints } from "./helpers/box.js";
 import { dense, flatten, net, relu } from "./helpers/nets.js";
+import { bump, gamma32, grow32, up32 } from "../src/certify/rounding32.js";
 
 
 
@@ -273,4 +274,273 @@ test("bad input is a one-line error", (t) => {
   t.throws(() => fastMarginBounds(m, bad, [0, 1], { method: "crown", eps: 0.1 }), { message: /x\[13\] is not finite \(sample 1\)/ });
   t.throws(() => fastMarginBounds(m, x, [0, 1], { method: "ibp", eps: 0.1, clip: { lo: 1, hi: 0 } }), { message: /clip range/ });
   t.throws(() => fastMarginBounds(m, x, [0, 1], { method: "ibp", eps: 0.1, batch: 0 }), { message: /batch must be/ });
+});
+
+// The per-entry kernels of fast.ts (assembly/bounds.ts) against the JavaScript they replaced:
+// the same float64 operations, so the same bits.
+
+/** The bound kernels these tests call (pointers are byte addresses). */
+interface BoundKernels {
+  ibpRadius(n: number, cols: number, cv: number, av: number, bias: number, hasE: number, withBox: number, allowance: number,
+    growNet: number, gNet: number, grow: number, g: number, lo: number, hi: number, w: number, e: number): void;
+  boxFromBounds(nn: number, lo: number, hi: number, e: number, relu: number, hasE: number, c: number, r: number, m: number, eo: number): void;
+  reluRelax(nn: number, lo: number, hi: number, al: number, au: number, bu: number, w: number): void;
+  foldLast(w: number, b: number, classes: number, cols: number, y: number, wOut: number, bOut: number): void;
+  foldedRows(n: number, classes: number, cols: number, tabs: number, labels: number, c: number, r: number, m: number, out: number): void;
+  linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number, lo: number, hi: number, c: number, r: number, m: number): number;
+  gemm(transA: number, transB: number, M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: number, work: number): void;
+  gemmWorkBytes(): number;
+}
+
+function scratch(): { k: BoundKernels; f32: (n: number) => Float32Array; f64: (n: number) => Float64Array; i32: (n: number) => Int32Array; at: (v: ArrayBufferView) => number } {
+  const rt = runtime();
+  const arena = new Arena(rt, defaultArena(rt).used + (1 << 16));
+  return {
+    k: rt.k as unknown as BoundKernels,
+    f32: (n) => arena.f32(n).f32,
+    f64: (n) => {
+      const ptr = arena.bytes(n * 8);
+      return new Float64Array(rt.memory.buffer, ptr, n);
+    },
+    i32: (n) => arena.i32(n).i32,
+    at: (v) => v.byteOffset,
+  };
+}
+
+/** Same value and sign of zero, or both NaN. */
+function sameBits(a: number, b: number): boolean {
+  return Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+function firstDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!sameBits(a[i], b[i])) return i;
+  return -1;
+}
+
+/** Values that probe the rounding edges: zeros of both signs, subnormal and huge values, non-finite ones. */
+const EDGES = [0, -0, 2 ** -149, -(2 ** -149), 1e-46, -1e-46, 1e-300, 3.4e38, 3.5e38, -3.5e38, Infinity, -Infinity, NaN, 1, -1, 0.1, 1 / 3];
+
+function mixed(n: number, rng: Stream, scale: number, edges: number[] = EDGES): number[] {
+  return Array.from({ length: n }, (_, i) => (i % 5 === 0 ? edges[(i / 5) % edges.length] : scale * (2 * rng.next() - 1) * 10 ** (Math.floor(rng.next() * 6) - 3)));
+}
+
+test("kernel ibpRadius equals its JavaScript reference bit for bit", (t) => {
+  const { k, f32, f64, at } = scratch();
+  const rng = new Stream(21, 1);
+  for (const cols of [8, 7, 1]) {
+    const n = 5;
+    const nn = n * cols;
+    const cv = f32(nn);
+    const av = f32(3 * nn);
+    const bias = f32(cols);
+    cv.set(mixed(nn, rng, 4));
+    // |W|·r, |W|·M, |W|·E are non-negative in use; the edges check the arithmetic anyway.
+    av.set(mixed(3 * nn, rng, 2).map((v, i) => (i % 3 === 0 ? v : Math.abs(v))));
+    bias.set(mixed(cols, rng, 1));
+    for (const [growNet, gNet, grow, g] of [[grow32(cols), gamma32(cols + 1), grow32(cols), gamma32(cols + 1)], [grow32(cols), gamma32(cols + 1), 1, 0]]) {
+      for (const hasE of [0, 1]) for (const withBox of [0, 1]) for (const allowance of [0, 1]) {
+        const [lo, hi, e] = [f64(nn).fill(7), f64(nn).fill(7), f64(nn).fill(7)];
+        const w = f32(nn).fill(7);
+        k.ibpRadius(n, cols, at(cv), at(av), at(bias), hasE, withBox, allowance, growNet, gNet, grow, g, at(lo), at(hi), at(w), at(e));
+        // The JavaScript of fast.ts ibpStep before the kernel.
+        const rlo = new Float64Array(nn).fill(7);
+        const rhi = new Float64Array(nn).fill(7);
+        const re = new Float64Array(nn).fill(7);
+        const rw = new Float32Array(nn).fill(7);
+        for (let s = 0, i = 0; s < n; s++) {
+          for (let j = 0; j < cols; j++, i++) {
+            const mh = growNet * av[nn + i] + Math.abs(bias[j]);
+            rw[i] = up32(mh);
+            if (withBox) {
+              const rad = bump(grow * av[i] + g * mh);
+              rlo[i] = cv[i] - rad;
+              rhi[i] = cv[i] + rad;
+            }
+            if (allowance) {
+              const ein = hasE ? growNet * av[2 * nn + i] : 0;
+              re[i] = bump(ein + gNet * (mh + ein));
+            }
+          }
+        }
+        const what = `cols ${cols} hasE ${hasE} box ${withBox} allowance ${allowance} g ${g}`;
+        for (const [name, a, b] of [["w", w, rw], ["lo", lo, rlo], ["hi", hi, rhi], ["e", e, re]] as const) {
+          const d = firstDiff(a, b);
+          t.is(d, -1, `${what}: ${name}[${d}] = ${a[d]} vs ${b[d]}`);
+        }
+      }
+    }
+  }
+});
+
+test("kernel boxFromBounds equals its JavaScript reference bit for bit", (t) => {
+  const { k, f32, f64, at } = scratch();
+  const rng = new Stream(22, 1);
+  for (const nn of [64, 67, 3]) {
+    const lo = f64(nn);
+    const hi = f64(nn);
+    const e = f64(nn);
+    const l = mixed(nn, rng, 3);
+    const w = mixed(nn, rng, 1, [0, 0, -0, 2 ** -149, 1e-300, 1e-46, Infinity, NaN, 1]);
+    lo.set(l);
+    // Mostly hi ≥ lo (as boxes are), with the edge cases in both positions.
+    hi.set(l.map((v, i) => (i % 7 === 3 ? EDGES[i % EDGES.length] : v + Math.abs(w[i]))));
+    // Signed zeros and non-finite pairs, in both f64x2 halves of the SIMD body (and the tail).
+    const pairs = [[-0, -0], [-0, 0], [0, -0], [-(2 ** -149), -0], [NaN, 1], [-1, NaN], [-Infinity, Infinity], [Infinity, Infinity], [-(2 ** -149), 2 ** -149], [-3.5e38, -1e-300], [-Infinity, 1], [1, Infinity]];
+    pairs.forEach(([a, b], q) => {
+      for (const i of [4 * q, 4 * q + 3, q]) {
+        if (i >= nn) continue;
+        lo[i] = a;
+        hi[i] = b;
+      }
+    });
+    e.set(mixed(nn, rng, 1e-4).map(Math.abs));
+    for (const relu of [0, 1]) for (const hasE of [0, 1]) {
+      const [c, r, m, eo] = [f32(nn).fill(7), f32(nn).fill(7), f32(nn).fill(7), f32(nn).fill(7)];
+      k.boxFromBounds(nn, at(lo), at(hi), at(e), relu, hasE, at(c), at(r), at(m), at(eo));
+      // The JavaScript of fast.ts boxInto before the kernel.
+      const [rc, rr, rm, re] = [new Float32Array(nn).fill(7), new Float32Array(nn).fill(7), new Float32Array(nn).fill(7), new Float32Array(nn).fill(7)];
+      for (let i = 0; i < nn; i++) {
+        const li = relu ? Math.max(0, lo[i]) : lo[i];
+        const hi_ = relu ? Math.max(0, hi[i]) : hi[i];
+        const ci = Math.fround(0.5 * (li + hi_));
+        rc[i] = ci;
+        rr[i] = up32(Math.max(hi_ - ci, ci - li));
+        rm[i] = up32(Math.max(Math.abs(li), Math.abs(hi_)));
+        if (hasE) re[i] = up32(e[i]);
+      }
+      for (const [name, a, b] of [["c", c, rc], ["r", r, rr], ["m", m, rm], ["e", eo, re]] as const) {
+        const d = firstDiff(a, b);
+        t.is(d, -1, `nn ${nn} relu ${relu} hasE ${hasE}: ${name}[${d}] = ${a[d]} vs ${b[d]} (lo ${lo[d]}, hi ${hi[d]})`);
+      }
+    }
+  }
+});
+
+test("kernel reluRelax equals its JavaScript reference bit for bit", (t) => {
+  const { k, f32, f64, at } = scratch();
+  const rng = new Stream(23, 1);
+  const nn = 403;
+  const lo = f64(nn);
+  const hi = f64(nn);
+  const l = mixed(nn, rng, 2);
+  lo.set(l);
+  hi.set(l.map((v, i) => (i % 9 === 4 ? EDGES[i % EDGES.length] : i % 4 === 0 ? v : v + 3 * rng.next())));
+  const [al, au, bu, w] = [f32(nn).fill(7), f32(nn).fill(7), f32(nn).fill(7), f32(nn).fill(7)];
+  k.reluRelax(nn, at(lo), at(hi), at(al), at(au), at(bu), at(w));
+  // The JavaScript of fast.ts relaxation before the kernel.
+  const [ral, rau, rbu, rw] = [new Float32Array(nn), new Float32Array(nn), new Float32Array(nn), new Float32Array(nn)];
+  let unstable = 0;
+  for (let i = 0; i < nn; i++) {
+    const li = lo[i];
+    const u = hi[i];
+    if (li >= 0) {
+      ral[i] = 1;
+      rau[i] = 1;
+    } else if (u > 0) {
+      const s = up32(u / (u - li));
+      const b = up32(-s * li);
+      rau[i] = s;
+      rbu[i] = b;
+      ral[i] = u > -li ? 1 : 0;
+      rw[i] = up32(Math.max(-li, u) + b);
+      unstable++;
+    }
+  }
+  t.true(unstable > 50, "too few unstable entries to test");
+  for (const [name, a, b] of [["al", al, ral], ["au", au, rau], ["bu", bu, rbu], ["w", w, rw]] as const) {
+    const d = firstDiff(a, b);
+    t.is(d, -1, `${name}[${d}] = ${a[d]} vs ${b[d]} (lo ${lo[d]}, hi ${hi[d]})`);
+  }
+});
+
+test("kernels foldLast and foldedRows: the folded layer and its three products, as the GEMM computed them", (t) => {
+  const { k, f32, i32, at } = scratch();
+  const rng = new Stream(24, 1);
+  const wk = f32(k.gemmWorkBytes() / 4);
+  // 530 inputs: two k blocks of the GEMM's narrow path and a tail of 2.
+  for (const [classes, cols] of [[10, 64], [11, 530], [3, 13], [16, 4]]) {
+    const W = f32(classes * cols);
+    const b = f32(classes);
+    W.set(Array.from({ length: classes * cols }, () => 2 * rng.next() - 1));
+    b.set(Array.from({ length: classes }, () => rng.next() - 0.5));
+    const n = 6;
+    const labels = i32(n);
+    labels.set(Array.from({ length: n }, (_, s) => (3 * s + 1) % classes));
+    const tabs = i32(n);
+    const tables = new Map<number, Float32Array>();
+    for (const y of new Set(labels)) {
+      const wf = f32(classes * cols).fill(7);
+      const bf = f32(classes).fill(7);
+      k.foldLast(at(W), at(b), classes, cols, y, at(wf), at(bf));
+      for (let j = 0; j < classes; j++) {
+        t.is(bf[j], j === y ? 0 : Math.fround(b[y] - b[j]));
+        for (let i = 0; i < cols; i++) {
+          if (wf[j * cols + i] !== (j === y ? 0 : Math.fround(W[y * cols + i] - W[j * cols + i]))) t.fail(`foldLast: label ${y} row ${j} column ${i}`);
+        }
+      }
+      tables.set(y, wf);
+    }
+    labels.forEach((y, s) => (tabs[s] = at(tables.get(y)!)));
+    const c = f32(n * cols);
+    const r = f32(n * cols);
+    const m = f32(n * cols);
+    c.set(Array.from({ length: n * cols }, () => rng.next()));
+    r.set(Array.from({ length: n * cols }, () => 0.1 * rng.next()));
+    m.set(c.map((v, i) => Math.fround(v + r[i])));
+    const out = f32(3 * n * classes).fill(7);
+    k.foldedRows(n, classes, cols, at(tabs), at(labels), at(c), at(r), at(m), at(out));
+    const nc = n * classes;
+    for (let s = 0; s < n; s++) {
+      const y = labels[s];
+      const wf = tables.get(y)!;
+      const wAbs = f32(classes * cols);
+      wAbs.set(wf.map(Math.abs));
+      // What fast.ts ran before: the GEMM of each sample's row against the table. foldedRows
+      // follows gemm.ts's narrow-path summation order (≤ 16 classes), so the bits agree; if
+      // that order changes, change foldedDots with it (the γ check below is the sound part).
+      const g = f32(3 * classes);
+      k.gemm(0, 1, 1, classes, cols, at(c) + 4 * s * cols, cols, at(wf), cols, at(g), classes, 0, at(wk));
+      k.gemm(0, 1, 1, classes, cols, at(r) + 4 * s * cols, cols, at(wAbs), cols, at(g) + 4 * classes, classes, 0, at(wk));
+      k.gemm(0, 1, 1, classes, cols, at(m) + 4 * s * cols, cols, at(wAbs), cols, at(g) + 8 * classes, classes, 0, at(wk));
+      for (let j = 0; j < classes; j++) {
+        for (let q = 0; q < 3; q++) {
+          const got = out[q * nc + s * classes + j];
+          if (j === y) {
+            t.is(got, 0);
+            continue;
+          }
+          t.true(sameBits(got, g[q * classes + j]), `classes ${classes} cols ${cols} sample ${s} class ${j} product ${q}: ${got} vs GEMM ${g[q * classes + j]}`);
+          // And within the float32 error bound of the exact sum.
+          let exact = 0;
+          let mag = 0;
+          const v = [c, r, m][q];
+          for (let i = 0; i < cols; i++) {
+            const wv = q === 0 ? wf[j * cols + i] : Math.abs(wf[j * cols + i]);
+            exact += wv * v[s * cols + i];
+            mag += Math.abs(wv * v[s * cols + i]);
+          }
+          t.true(Math.abs(got - exact) <= gamma32(cols) * mag, `classes ${classes} cols ${cols}: ${got} vs exact ${exact}`);
+        }
+      }
+    }
+  }
+});
+
+test("kernel linfBox reports non-finite inputs, in the SIMD body and in the tail", (t) => {
+  const { k, f32, at } = scratch();
+  const n = 11;
+  const x = f32(n);
+  const [lo, hi, c, r, m] = [f32(n), f32(n), f32(n), f32(n), f32(n)];
+  const call = (): number => k.linfBox(at(x), n, 0.1, 1, 0, 1, at(lo), at(hi), at(c), at(r), at(m));
+  x.fill(0.5);
+  t.is(call(), 0);
+  for (const at_ of [0, 5, 7, 8, 10]) {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      x.fill(0.5);
+      x[at_] = bad;
+      t.is(call(), 1, `x[${at_}] = ${bad}`);
+    }
+  }
+  x.fill(3.4e38);
+  t.is(call(), 0, "large but finite");
 });

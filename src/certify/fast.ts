@@ -12,19 +12,26 @@
 // neurons with `pure`), as bounds.ts propagate does. The widest product, through the first
 // dense layer, skips each sample's stably inactive columns and, for the ±e_j rows of
 // intermediate bounds, computes their shared stably-active part once (firstLayerProduct).
+// The per-entry steps between the GEMMs are WASM kernels too (no per-entry JavaScript): the
+// IBP radius and allowance (ibpRadius), float64 box → float32 centre/radius/magnitude
+// (boxFromBounds), the ReLU relaxation (reluRelax), and the folded last layer (foldLast,
+// foldedRows). They do the float64 steps with the same IEEE operations in the same order as
+// the JavaScript they replaced (bit-identical; test/certify-fast.test.ts pins them to
+// JavaScript references), so the analysis below did not change with them.
 //
 // Soundness of the float32 computation itself (on top of the allowance for the network's own
 // float32 rounding). Every bound is a float32 computation whose error is bounded and subtracted
 // (rounding32.ts: γ_n for an n-term sum, grow_n to undo the shrinkage of non-negative sums):
 //  • The input box is bounds.ts inputBox's float64 box rounded outward to float32 (kernel
-//    linfBox, ≤ one float32 step per edge); intermediate boxes are float64 here and go to
-//    float32 rounded outward (up32).
+//    linfBox, ≤ one float32 step per edge); intermediate boxes are float64 (ibpRadius) and go
+//    to float32 rounded outward (up32, in boxFromBounds).
 //  • IBP step: c' = fl(W·c + b) is off by ≤ γ_{in+1}(|W|·|c| + |b|) ≤ γ_{in+1}(|W|·M + |b|),
 //    M = max(|lo|, |hi|) ≥ |c|, and |W|·r ≤ grow·fl(|W|·r). So the sound radius is
 //    grow·fl(|W|r) + γ_{in+1}(grow·fl(|W|M) + |b|); |W|·M is one more GEMM row block, and it is
 //    also what the network allowance and the CROWN error terms below need.
 //  • The folded last layer W_y − W_j, b_y − b_j is rounded to float32 (≤ u of each entry):
-//    its IBP step uses γ_{in+3} to cover that.
+//    its IBP step uses γ_{in+3} to cover that. foldedRows sums its three products (W̃·c,
+//    |W̃|·r, |W̃|·M) in float32 like the GEMM did, so the same bounds apply.
 //  • CROWN keeps, per row, g(x) ≥ Ã·v + c − e for the computed Ã (float32), c and e (float64).
 //    Through an affine layer, fl(Ã·W) errs by ≤ γ_out|Ã||W| entrywise and the bias dot by
 //    ≤ γ_out|Ã||b|, so e += γ_{out+1}·Σ|Ã|·(|W|M + |b|) — a row kernel against the vector
@@ -38,11 +45,10 @@ import type { Model } from "../nn/model.js";
 import type { Kernels } from "../core/kernels.js";
 import { Arena } from "../core/arena.js";
 import { BOUND_METHODS, marginBounds, type BoundOptions, type SampleBounds } from "./bounds.js";
-import { bump as bump64, gamma32, grow32, up32 as up32f } from "./rounding32.js";
+import { bump as bump64, gamma32, grow32 } from "./rounding32.js";
 
-// Local bindings: the hot loops call these per element, and a module namespace getter per call
+// A local binding: the output loops call it per element, and a module namespace getter per call
 // (as some ESM loaders compile imports) costs more than the arithmetic.
-const up32 = up32f;
 const bump = bump64;
 
 /** The methods the float32 path computes; the others (dual, alpha-crown) run in bounds.ts. */
@@ -170,9 +176,29 @@ function checkFinite(x: Float32Array, dim: number, offset = 0): void {
   }
 }
 
-/** Byte address of a float32 array living in WASM memory. */
-function addr(view: Float32Array): number {
+/** Byte address of a typed array living in WASM memory. */
+function addr(view: Float32Array | Float64Array): number {
   return view.byteOffset;
+}
+
+/** The kernels of assembly/bounds.ts beyond kernels.ts's Kernels (pointers are byte addresses). */
+interface BoundKernels extends Kernels {
+  /** Returns 1 if some x is not finite, else 0. */
+  linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number,
+    lo: number, hi: number, c: number, r: number, m: number): number;
+  ibpRadius(n: number, cols: number, cv: number, av: number, bias: number, hasE: number, withBox: number, allowance: number,
+    growNet: number, gNet: number, grow: number, g: number, lo: number, hi: number, w: number, e: number): void;
+  boxFromBounds(nn: number, lo: number, hi: number, e: number, relu: number, hasE: number, c: number, r: number, m: number, eo: number): void;
+  reluRelax(nn: number, lo: number, hi: number, al: number, au: number, bu: number, w: number): void;
+  foldLast(w: number, b: number, classes: number, cols: number, y: number, wOut: number, bOut: number): void;
+  foldedRows(n: number, classes: number, cols: number, tabs: number, labels: number, c: number, r: number, m: number, out: number): void;
+}
+const BOUND_KERNELS = ["ibpRadius", "boxFromBounds", "reluRelax", "foldLast", "foldedRows"] as const;
+
+/** A float64 array of `length` entries in the arena (not zero-filled when the arena does not zero). */
+function f64(arena: Arena, length: number): Float64Array {
+  const ptr = arena.bytes(length * 8); // first: it may grow the memory
+  return new Float64Array(arena.rt.memory.buffer, ptr, length);
 }
 
 /** The default size of the back-substitution working set (floats per coefficient block). */
@@ -203,13 +229,13 @@ interface ReluState {
 
 class FastNet {
   readonly ops: FastOp[] = [];
-  readonly k: Kernels;
+  readonly k: BoundKernels;
   readonly work: number;
   readonly classes: number;
   readonly dim: number;
   readonly maxWidth: number;
-  /** The folded last layer per label: (W_y − W_j) rows, |·| of them, (b_y − b_j); row y zero. */
-  private folded = new Map<number, { w: Float32Array; wAbs: Float32Array; b: Float64Array }>();
+  /** The folded last layer per label: (W_y − W_j) rows and (b_y − b_j), float32; row y zero. */
+  private folded = new Map<number, { w: Float32Array; b: Float32Array }>();
 
   /**
    * Per-batch scratch above everything the net keeps, handed out without zero-filling (every
@@ -226,7 +252,10 @@ class FastNet {
 
   constructor(readonly model: Model, readonly arena: Arena, errorTerms = true) {
     this.errScale = errorTerms ? 1 : 0;
-    this.k = arena.rt.k;
+    this.k = arena.rt.k as BoundKernels;
+    for (const name of BOUND_KERNELS) {
+      if (typeof this.k[name] !== "function") throw new Error(`the WASM core lacks the bound kernel '${name}': export it in assembly/index.ts and run \`npm run build\``);
+    }
     this.work = arena.bytes(this.k.gemmWorkBytes());
     this.classes = model.outputSize;
     this.dim = model.inputSize;
@@ -237,10 +266,11 @@ class FastNet {
       else if (spec.type === "dense") {
         const p = model.layerParams(idx);
         const nw = spec.in * spec.out;
-        const wAbs = arena.f32(nw);
-        this.k.absInto(addr(p), wAbs.ptr, nw);
+        // Not zero-filled first (absInto writes it all): this runs once per call.
+        const wAbs = arena.bytes(nw * 4);
+        this.k.absInto(addr(p), wAbs, nw);
         const bias = p.subarray(nw);
-        this.ops.push({ kind: "dense", inSize: spec.in, outSize: spec.out, w: addr(p), wAbs: wAbs.ptr, b: addr(bias), bias });
+        this.ops.push({ kind: "dense", inSize: spec.in, outSize: spec.out, w: addr(p), wAbs, b: addr(bias), bias });
         width = Math.max(width, spec.in, spec.out);
       }
     });
@@ -251,27 +281,17 @@ class FastNet {
     return this.ops[this.ops.length - 1] as DenseL;
   }
 
-  foldedFor(label: number): { w: Float32Array; wAbs: Float32Array; b: Float64Array } {
+  foldedFor(label: number): { w: Float32Array; b: Float32Array } {
     let f = this.folded.get(label);
     if (f) return f;
     // Allocated in the arena: callers build these before taking per-batch scratch.
+    // Not zero-filled first: foldLast writes every entry.
     const L = this.last;
-    const n = L.inSize;
-    const W = this.arena.rt.f32(L.w, L.outSize * n);
-    // Filled explicitly: row `label` stays 0 even in an arena that does not zero its buffers.
-    const w = this.arena.f32(this.classes * n).f32.fill(0);
-    const wAbs = this.arena.f32(this.classes * n).f32.fill(0);
-    const b = new Float64Array(this.classes);
-    for (let j = 0; j < this.classes; j++) {
-      if (j === label) continue;
-      for (let i = 0; i < n; i++) {
-        const v = Math.fround(W[label * n + i] - W[j * n + i]);
-        w[j * n + i] = v;
-        wAbs[j * n + i] = Math.abs(v);
-      }
-      b[j] = Math.fround(L.bias[label] - L.bias[j]);
-    }
-    f = { w, wAbs, b };
+    const { rt } = this.arena;
+    const w = rt.f32(this.arena.bytes(this.classes * L.inSize * 4), this.classes * L.inSize);
+    const b = rt.f32(this.arena.bytes(this.classes * 4), this.classes);
+    this.k.foldLast(L.w, L.b, this.classes, L.inSize, label, addr(w), addr(b));
+    f = { w, b };
     this.folded.set(label, f);
     return f;
   }
@@ -289,14 +309,15 @@ class FastNet {
       // The input box.
       const xin = arena.f32(n * dim);
       xin.f32.set(x);
-      if (k.countNonFinite(n * dim, xin.ptr) > 0) checkFinite(x, dim, first0 * dim);
       const lo0 = arena.f32(n * dim).f32;
       const hi0 = arena.f32(n * dim).f32;
       const first = ops[0] as DenseL;
       let st: DenseState = this.denseState(first, n, false);
       const clip = o.clip;
-      k.linfBox(xin.ptr, n * dim, o.eps, clip ? 1 : 0, clip ? clip.lo : 0, clip ? clip.hi : 0,
+      // It also reports non-finite x (checkFinite then names the first).
+      const bad = k.linfBox(xin.ptr, n * dim, o.eps, clip ? 1 : 0, clip ? clip.lo : 0, clip ? clip.hi : 0,
         addr(lo0), addr(hi0), addr(st.c), addr(st.rme), addr(st.rme) + n * dim * 4);
+      if (bad !== 0) checkFinite(x, dim, first0 * dim);
       const m0 = st.rme.subarray(n * dim, 2 * n * dim);
 
       const dense: (DenseState | undefined)[] = [];
@@ -368,10 +389,12 @@ class FastNet {
       }
 
       const out: FastSampleBounds[] = [];
+      // Per sample views of one buffer: a small typed array of its own costs ~10× more.
+      const res = new ArrayBuffer(2 * n * classes * 8);
       for (let s = 0; s < n; s++) {
         const y = labels[s];
-        const lw = new Float64Array(classes);
-        const wd = new Float64Array(classes);
+        const lw = new Float64Array(res, 2 * s * classes * 8, classes);
+        const wd = new Float64Array(res, (2 * s + 1) * classes * 8, classes);
         let lowest = Infinity;
         for (let j = 0; j < classes; j++) {
           if (j === y) {
@@ -402,30 +425,23 @@ class FastNet {
 
   private denseState(op: DenseL, n: number, hasE: boolean): DenseState {
     const a = this.scratch;
+    const nn = n * op.outSize;
     return {
       c: a.f32(n * op.inSize).f32,
       rme: a.f32((hasE ? 3 : 2) * n * op.inSize).f32,
       hasE,
-      lo: new Float64Array(n * op.outSize),
-      hi: new Float64Array(n * op.outSize),
-      w: a.f32(n * op.outSize).f32,
-      e: new Float64Array(n * op.outSize),
+      lo: f64(a, nn),
+      hi: f64(a, nn),
+      w: a.f32(nn).f32,
+      e: f64(a, nn),
     };
   }
 
   /** Writes the float32 centre/radius/magnitude/error of a float64 box (through ReLU if relu). */
   private boxInto(st: DenseState, lo: Float64Array, hi: Float64Array, e: Float64Array, relu: boolean, n: number, size: number): void {
-    const { c, rme } = st;
     const nn = n * size;
-    for (let i = 0; i < nn; i++) {
-      const l = relu ? Math.max(0, lo[i]) : lo[i];
-      const h = relu ? Math.max(0, hi[i]) : hi[i];
-      const ci = Math.fround(0.5 * (l + h));
-      c[i] = ci;
-      rme[i] = up32(Math.max(h - ci, ci - l));
-      rme[nn + i] = up32(Math.max(Math.abs(l), Math.abs(h)));
-      if (st.hasE) rme[2 * nn + i] = up32(e[i]);
-    }
+    const r = addr(st.rme);
+    this.k.boxFromBounds(nn, addr(lo), addr(hi), addr(e), relu ? 1 : 0, st.hasE ? 1 : 0, addr(st.c), r, r + 4 * nn, r + 8 * nn);
   }
 
   /** IBP of a dense layer on st's input box; fills st.lo/hi, st.w and (if tracked) st.e. */
@@ -445,30 +461,22 @@ class FastNet {
       // The last layer: only |W|·M (and |W|·E) of the unfolded layer are needed here.
       k.gemm(0, 1, absRows - n, nout, nin, addr(st.rme) + n * nin * 4, nin, op.wAbs, nin, absOut.ptr + n * nout * 4, nout, 0, this.work);
     }
-    const cv = cOut.f32;
-    const av = absOut.f32;
     const gNet = gamma32(nin + 1);
     const g = this.errScale * gNet;
     const grow = 1 + this.errScale * (grow32(nin) - 1);
     const growNet = grow32(nin);
-    const nn = n * nout;
-    const { bias } = op;
-    for (let s = 0, i = 0; s < n; s++) {
-      for (let j = 0; j < nout; j++, i++) {
-        const mh = growNet * av[nn + i] + Math.abs(bias[j]);
-        st.w[i] = up32(mh);
-        if (withBox) {
-          const rad = bump(grow * av[i] + g * mh);
-          st.lo[i] = cv[i] - rad;
-          st.hi[i] = cv[i] + rad;
-        }
-        if (allowance) {
-          // bounds.ts roundingAllowance: E' = |W|E + γ_fanIn(|W|(M + E) + |b|).
-          const ein = st.hasE ? growNet * av[2 * nn + i] : 0;
-          st.e[i] = bump(ein + gNet * (mh + ein));
-        }
-      }
+    // Per entry (float64, as up32/bump): mh = growNet·fl(|W|M) + |b|, w = up32(mh);
+    // radius bump(grow·fl(|W|r) + g·mh) around fl(W·c + b); with the allowance, bounds.ts
+    // roundingAllowance's E' = |W|E + γ_fanIn(|W|(M + E) + |b|) as bump(ein + gNet·(mh + ein)),
+    // ein = growNet·fl(|W|E).
+    k.ibpRadius(n, nout, cOut.ptr, absOut.ptr, op.b, st.hasE ? 1 : 0, withBox ? 1 : 0, allowance ? 1 : 0,
+      growNet, gNet, grow, g, addr(st.lo), addr(st.hi), addr(st.w), addr(st.e));
+    // What it did not write reads as 0, not as stale scratch (as the float64 arrays these were).
+    if (!withBox) {
+      st.lo.fill(0);
+      st.hi.fill(0);
     }
+    if (!allowance) st.e.fill(0);
     arena.release(mark);
   }
 
@@ -476,26 +484,13 @@ class FastNet {
   private relaxation(lo: Float64Array, hi: Float64Array, n: number, size: number): ReluState {
     const a = this.scratch;
     const nn = n * size;
-    const al = a.f32(nn).f32.fill(0);
-    const au = a.f32(nn).f32.fill(0);
-    const bu = a.f32(nn).f32.fill(0);
-    const w = a.f32(nn).f32.fill(0);
-    for (let i = 0; i < nn; i++) {
-      const l = lo[i];
-      const u = hi[i];
-      if (l >= 0) {
-        al[i] = 1;
-        au[i] = 1;
-      } else if (u > 0) {
-        // au ≥ u/(u − l) and bu ≥ −au·l keep au·z + bu ≥ ReLU(z) at both ends of [l, u].
-        const s = up32(u / (u - l));
-        const b = up32(-s * l);
-        au[i] = s;
-        bu[i] = b;
-        al[i] = u > -l ? 1 : 0;
-        w[i] = up32(Math.max(-l, u) + b);
-      }
-    }
+    const al = a.f32(nn).f32;
+    const au = a.f32(nn).f32;
+    const bu = a.f32(nn).f32;
+    const w = a.f32(nn).f32;
+    // Unstable neurons: au = up32(u/(u − l)) and bu = up32(−au·l) keep au·z + bu ≥ ReLU(z) at
+    // both ends of [l, u]; al = [u > −l]; error weight w = up32(max(−l, u) + bu).
+    this.k.reluRelax(nn, addr(lo), addr(hi), addr(al), addr(au), addr(bu), addr(w));
     return { al, au, bu, w };
   }
 
@@ -729,50 +724,43 @@ class FastNet {
     flush(ns);
   }
 
-  /** IBP lower bounds of the margins through the folded last layer (per label group). */
+  /** IBP lower bounds of the margins through the folded last layer (W_y − W_j of each sample's label y). */
   private foldedIbp(st: DenseState, labels: number[], n: number, lower: Float64Array, widen: Float64Array): void {
     const { k, classes } = this;
     const arena = this.scratch;
-    const L = this.last;
-    const nin = L.inSize;
-    const groups = new Map<number, number[]>();
-    labels.forEach((y, s) => {
-      const g = groups.get(y);
-      if (g) g.push(s);
-      else groups.set(y, [s]);
+    const nin = this.last.inSize;
+    const mark = arena.mark();
+    // Built before the batches (fastMarginBounds): foldedFor only looks them up here.
+    const folded = labels.map((y) => this.foldedFor(y));
+    const tabs = arena.i32(n);
+    const lab = arena.i32(n);
+    folded.forEach((f, s) => {
+      tabs.i32[s] = addr(f.w);
+      lab.i32[s] = labels[s];
     });
+    const prods = arena.f32(3 * n * classes).f32;
+    const nc = n * classes;
+    const cOut = prods.subarray(0, nc);
+    const rOut = prods.subarray(nc, 2 * nc);
+    const mOut = prods.subarray(2 * nc);
+    // fl(W̃·c), fl(|W̃|·r), fl(|W̃|·M) per sample and class.
+    k.foldedRows(n, classes, nin, tabs.ptr, lab.ptr, addr(st.c), addr(st.rme), addr(st.rme) + 4 * n * nin, addr(prods));
     const g = this.errScale * gamma32(nin + 3);
     const grow = 1 + this.errScale * (grow32(nin) - 1);
-    for (const [y, members] of groups) {
-      const f = this.foldedFor(y);
-      const cnt = members.length;
-      const mark = arena.mark();
-      const c = arena.f32(cnt * nin).f32;
-      const rm = arena.f32(2 * cnt * nin).f32;
-      const nn = n * nin;
-      members.forEach((s, q) => {
-        c.set(st.c.subarray(s * nin, (s + 1) * nin), q * nin);
-        rm.set(st.rme.subarray(s * nin, (s + 1) * nin), q * nin);
-        rm.set(st.rme.subarray(nn + s * nin, nn + (s + 1) * nin), (cnt + q) * nin);
-      });
-      const cOut = arena.f32(cnt * classes).f32;
-      const aOut = arena.f32(2 * cnt * classes).f32;
-      k.gemm(0, 1, cnt, classes, nin, addr(c), nin, addr(f.w), nin, addr(cOut), classes, 0, this.work);
-      k.gemm(0, 1, 2 * cnt, classes, nin, addr(rm), nin, addr(f.wAbs), nin, addr(aOut), classes, 0, this.work);
-      const cc = cnt * classes;
-      members.forEach((s, q) => {
-        for (let j = 0; j < classes; j++) {
-          if (j === y) continue;
-          const i = q * classes + j;
-          // fl(W̃·c) has no bias; adding b̃ in float64 is exact enough (covered by bump).
-          const err = g * (grow * aOut[cc + i] + Math.abs(f.b[j])) + (grow - 1) * aOut[i];
-          const rad = bump(aOut[i] + err) + 2 ** -50 * (Math.abs(cOut[i]) + Math.abs(f.b[j]));
-          lower[s * classes + j] = cOut[i] + f.b[j] - rad;
-          widen[s * classes + j] = err;
-        }
-      });
-      arena.release(mark);
+    for (let s = 0; s < n; s++) {
+      const y = labels[s];
+      const b = folded[s].b;
+      for (let j = 0; j < classes; j++) {
+        if (j === y) continue;
+        const i = s * classes + j;
+        // fl(W̃·c) has no bias; adding b̃ in float64 is exact enough (covered by bump).
+        const err = g * (grow * mOut[i] + Math.abs(b[j])) + (grow - 1) * rOut[i];
+        const rad = bump(rOut[i] + err) + 2 ** -50 * (Math.abs(cOut[i]) + Math.abs(b[j]));
+        lower[i] = cOut[i] + b[j] - rad;
+        widen[i] = err;
+      }
     }
+    arena.release(mark);
   }
 }
 
