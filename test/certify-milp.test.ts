@@ -1,8 +1,10 @@
 // LP (triangle relaxation) and MILP (big-M, exact) margin bounds: the MILP minimum equals a
 // brute-force reference (one LP per activation pattern of the unstable neurons, over x only)
-// and a dense grid on 2-D inputs; IBP ≤ CROWN ≤ LP ≤ MILP; float32 points of the ball respect
-// every bound; a time-limited MILP never over-claims; conv/pool nets agree with their dense
-// equivalents; early stop, counterexamples and bad input.
+// and a dense grid on 2-D inputs, with and without LP-tightened intermediate bounds;
+// IBP ≤ CROWN ≤ LP ≤ MILP; tightened boxes hold every sampled pre-activation and are never
+// looser than CROWN's; float32 points of the ball respect every bound; a time-limited MILP
+// never over-claims; conv/pool nets agree with their dense equivalents; early stop,
+// counterexamples and bad input.
 import test from "ava";
 import { Model } from "../src/nn/model.js";
 import type { LayerSpec } from "../src/nn/layer.js";
@@ -10,8 +12,10 @@ import { Stream } from "../src/core/random.js";
 import { foldSpec, inputBox, propagate, sampleBounds } from "../src/certify/bounds.js";
 import { DenseOp, networkOps, type Op } from "../src/certify/network.js";
 import { loadHighs, weakDualBound, ProgramBuilder } from "../src/certify/highs.js";
-import { lpMarginBounds } from "../src/certify/lp.js";
+import { lpMarginBounds, marginProblem } from "../src/certify/lp.js";
 import { milpMarginBounds } from "../src/certify/milp.js";
+import { newTightenStats } from "../src/certify/tighten.js";
+import { samplePoints } from "./helpers/box.js";
 import { dense, flatten, net, relu } from "./helpers/nets.js";
 
 
@@ -203,6 +207,8 @@ for (const spec of EXACT_NETS) {
       const crown = sampleBounds(m, ops, x, label, { ...exact, method: "crown" }).lower;
       const lp = await lpMarginBounds(m, x, label, exact);
       const milp = await milpMarginBounds(m, x, label, { ...exact, decide: false });
+      const plain = await milpMarginBounds(m, x, label, { ...exact, decide: false, tighten: "none" });
+      t.true(milp.unstable! <= plain.unstable!, `tightening left ${milp.unstable} binaries of ${plain.unstable}`);
       for (let j = 0; j < classes; j++) {
         if (j === label) {
           t.is(lp.status[j], "skipped");
@@ -220,6 +226,9 @@ for (const spec of EXACT_NETS) {
         t.true(milp.lower[j] <= v + 1e-7, `${at}: MILP lower ${milp.lower[j]} above the true minimum ${v}`);
         t.true(milp.lower[j] >= v - 2e-4, `${at}: MILP lower ${milp.lower[j]} far below the true minimum ${v}`);
         t.true(milp.upper[j] >= v - 1e-7 && milp.upper[j] <= v + 1e-5, `${at}: MILP incumbent ${milp.upper[j]} vs minimum ${v}`);
+        // Without tightening (CROWN's big-M constants) the optimum is the same.
+        t.is(plain.status[j], "optimal", at);
+        t.true(plain.lower[j] <= v + 1e-7 && plain.lower[j] >= v - 2e-4, `${at}: untightened MILP lower ${plain.lower[j]} vs ${v}`);
       }
       // With the float32 allowance, every float32 point of the ball respects both bounds.
       const lp32 = await lpMarginBounds(m, x, label, { eps });
@@ -254,6 +263,64 @@ for (const spec of EXACT_NETS) {
     t.true(checked >= 2, `only ${checked} samples had unstable neurons to enumerate`);
   });
 }
+
+/** The input of every operator at x (float64), as the boxes index them: out[i] enters folded[i]. */
+function activations(folded: Op[], x: ArrayLike<number>): Float64Array[] {
+  const out: Float64Array[] = [Float64Array.from(x)];
+  for (const op of folded) {
+    const v = out[out.length - 1];
+    out.push(op.kind === "relu" ? v.map((t) => Math.max(0, t)) : op.apply(v));
+  }
+  return out;
+}
+
+test("LP-tightened boxes hold every sampled pre-activation, are never looser than CROWN's, and stabilise neurons", async (t) => {
+  const h = await loadHighs();
+  const nets: [string, [number, number, number], LayerSpec[], number][] = [
+    ["3-10-10-10-3", [1, 1, 3], [flatten, dense(3, 10), relu, dense(10, 10), relu, dense(10, 10), relu, dense(10, 3)], 2],
+    ["8-16-16-4", [1, 1, 8], [flatten, dense(8, 16), relu, dense(16, 16), relu, dense(16, 4)], 6],
+  ];
+  let tighter = 0;
+  let stabilised = 0;
+  let lps = 0;
+  for (const [name, shape, layers, seed] of nets) {
+    const m = net(shape, layers, seed);
+    for (const eps of [0.15, 0.3, 0.5]) {
+      const x = randomInput(m.inputSize, seed + 17);
+      const label = 0;
+      const stats = newTightenStats();
+      const o = { eps, rounding: "none" as const };
+      const p = marginProblem(m, x, label, { ...o, tighten: "lp" }, false, { h, tightenStats: stats });
+      const base = marginProblem(m, x, label, o, false);
+      const crown = propagate(p.folded, p.lo0, p.hi0, { method: "crown" }).boxes;
+      t.true(p.unstable <= base.unstable, `${name} ε=${eps}: ${p.unstable} > ${base.unstable} unstable`);
+      stabilised += base.unstable - p.unstable;
+      for (let i = 0; i < crown.length; i++) {
+        for (let k = 0; k < crown[i][0].length; k++) {
+          const [l, u] = [p.boxes[i][0][k], p.boxes[i][1][k]];
+          t.true(l >= crown[i][0][k] && u <= crown[i][1][k], `${name} ε=${eps} box ${i}.${k}: [${l}, ${u}] looser than CROWN's`);
+          if (l > crown[i][0][k] + 1e-9 || u < crown[i][1][k] - 1e-9) tighter++;
+        }
+      }
+      const pts = samplePoints(p.lo0, p.hi0, 600, new Stream(seed, 5));
+      for (let s = 0; s < 600; s++) {
+        const acts = activations(p.folded, pts.subarray(s * m.inputSize, (s + 1) * m.inputSize));
+        for (let i = 0; i < acts.length; i++) {
+          for (let k = 0; k < acts[i].length; k++) {
+            const v = acts[i][k];
+            if (v < p.boxes[i][0][k] - 1e-9 || v > p.boxes[i][1][k] + 1e-9) {
+              t.fail(`${name} ε=${eps}: sample ${s} gives ${v} outside the tightened box [${p.boxes[i][0][k]}, ${p.boxes[i][1][k]}] at ${i}.${k}`);
+            }
+          }
+        }
+      }
+      t.false(stats.cutShort);
+      lps += stats.lps;
+    }
+  }
+  t.true(tighter > 0 && stabilised > 0, `tighter ${tighter}, stabilised ${stabilised}`);
+  t.log(`${lps} LPs: ${tighter} bounds tightened, ${stabilised} neurons stabilised`);
+});
 
 test("a time-limited MILP reports 'limit' with a bound no higher than any point's margin", async (t) => {
   const m = net([1, 1, 20], [flatten, dense(20, 60), relu, dense(60, 60), relu, dense(60, 60), relu, dense(60, 5)], 9);

@@ -2,14 +2,20 @@
 // comments, number forms, every bad input as an error naming its line), verdicts on a net whose
 // answers are known both ways, soundness on random nets and specs (a certified spec is never
 // broken by dense sampling; every counterexample really satisfies its disjunct; every row
-// bound lies below every sampled value), and the CLI's `certify --vnnlib` on an ONNX model.
+// bound lies below every sampled value), LP/MILP on the conjunction of a disjunct's rows
+// (LP ≤ exact minimum = MILP by enumeration of linear regions; a property only the MILP proves;
+// MILP counterexamples; auto's stages), and the CLI's `certify --vnnlib` on an ONNX model and
+// with --method milp on a saved model.
 import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Stream } from "../src/core/random.js";
-import { BOUND_METHODS } from "../src/certify/bounds.js";
-import { networkOps } from "../src/certify/network.js";
-import { rowLowerBounds, verifyVnnlib } from "../src/certify/vnnlib-verdict.js";
+import { BOUND_METHODS, propagate } from "../src/certify/bounds.js";
+import { lpConjunction, milpConjunction, type PointCheck } from "../src/certify/conjunction.js";
+import { loadHighs } from "../src/certify/highs.js";
+import { networkOps, type Op } from "../src/certify/network.js";
+import { rowLowerBounds, verifyVnnlib, verifyVnnlibAsync } from "../src/certify/vnnlib-verdict.js";
+import { saveModel } from "../src/io/bwk.js";
 import { parseVnnlib, type VnnDisjunct } from "../src/io/vnnlib.js";
 import type { LayerSpec } from "../src/nn/layer.js";
 import { Model } from "../src/nn/model.js";
@@ -263,6 +269,276 @@ test("soundness: certified specs are never broken, counterexamples are real, bou
 });
 
 // ---------------------------------------------------------------------------------------------
+// LP and MILP over a disjunct's conjunction: min over the box of max_r (C_r·y − d_r)
+
+/**
+ * The exact min over the box of max_r (C_r·y − d_r) by enumeration: IBP fixes the stable
+ * neurons; on each on/off pattern of the unstable ones the network is affine in x, and one LP
+ * over (x, t) minimises t ≥ C_r·y(x) − d_r on the region where the pattern holds.
+ */
+async function exactMin(ops: Op[], dj: VnnDisjunct, outputs: number): Promise<{ min: number; unstable: number }> {
+  const h = await loadHighs();
+  const n0 = dj.inputLo.length;
+  const { boxes } = propagate(ops, dj.inputLo, dj.inputHi, { method: "ibp" });
+  const unstableAt: number[] = [];
+  ops.forEach((op, i) => {
+    if (op.kind === "relu") for (let k = 0; k < op.size; k++) if (boxes[i][0][k] < 0 && boxes[i][1][k] > 0) unstableAt.push(i);
+  });
+  let min = Infinity;
+  for (let pattern = 0; pattern < 2 ** unstableAt.length; pattern++) {
+    // v[k]: neuron k as n0 coefficients and a constant.
+    let v = Array.from({ length: n0 }, (_, i) => Float64Array.from({ length: n0 + 1 }, (_, t) => (t === i ? 1 : 0)));
+    // Rows over the columns (x_0..x_{n0−1}, t): lo ≤ a·(x, t) ≤ hi.
+    const rows: { a: Float64Array; lo: number; hi: number }[] = [];
+    const xRow = (f: Float64Array) => Float64Array.from({ length: n0 + 1 }, (_, c) => (c < n0 ? f[c] : 0));
+    let bit = 0;
+    ops.forEach((op, i) => {
+      if (op.kind === "relu") {
+        v = v.map((a, k) => {
+          const [l, u] = [boxes[i][0][k], boxes[i][1][k]];
+          if (u <= 0) return new Float64Array(n0 + 1);
+          if (l >= 0) return a;
+          const on = ((pattern >> bit++) & 1) === 1;
+          // a·x + c ≥ 0 (on) or ≤ 0 (off).
+          rows.push(on ? { a: xRow(a), lo: -a[n0], hi: Infinity } : { a: xRow(a), lo: -Infinity, hi: -a[n0] });
+          return on ? a : new Float64Array(n0 + 1);
+        });
+        return;
+      }
+      // W·col through apply: apply(col) − apply(0) for the x parts, apply(col) for the constant.
+      const zero = op.apply(new Float64Array(op.inSize));
+      const next = Array.from({ length: op.outSize }, () => new Float64Array(n0 + 1));
+      for (let c = 0; c <= n0; c++) {
+        const y = op.apply(Float64Array.from(v, (a) => a[c]));
+        for (let o = 0; o < op.outSize; o++) next[o][c] = c < n0 ? y[o] - zero[o] : y[o];
+      }
+      v = next;
+    });
+    // t − Σ_j C_rj·(a_j·x) ≥ Σ_j C_rj·c_j − d_r.
+    for (let r = 0; r < dj.rows; r++) {
+      const a = new Float64Array(n0 + 1);
+      let c = -dj.d[r];
+      for (let j = 0; j < outputs; j++) {
+        const cj = dj.C[r * outputs + j];
+        for (let q = 0; q < n0; q++) a[q] -= cj * v[j][q];
+        c += cj * v[j][n0];
+      }
+      a[n0] = 1;
+      rows.push({ a, lo: c, hi: Infinity });
+    }
+    const inf = h.infinity;
+    const w = n0 + 1;
+    const m = h.createModel({
+      numCols: w, numRows: rows.length, colCost: Float64Array.from({ length: w }, (_, c) => (c === n0 ? 1 : 0)),
+      colLower: [...dj.inputLo, -1e6], colUpper: [...dj.inputHi, 1e6],
+      rowLower: rows.map((r) => (r.lo === -Infinity ? -inf : r.lo)), rowUpper: rows.map((r) => (r.hi === Infinity ? inf : r.hi)),
+      matrix: {
+        format: "csr", numRows: rows.length, numCols: w,
+        starts: rows.map((_, i) => i * w).concat(rows.length * w),
+        indices: rows.flatMap(() => Array.from({ length: w }, (_, c) => c)),
+        values: rows.flatMap((r) => Array.from(r.a)),
+      },
+    });
+    try {
+      m.options.set({ output_flag: false });
+      const status = m.run().modelStatus;
+      if (status === h.constants.modelStatus.infeasible) continue;
+      if (status !== h.constants.modelStatus.optimal) throw new Error(`reference LP ended with status ${status}`);
+      min = Math.min(min, m.getObjectiveValue());
+    } finally {
+      m.dispose();
+    }
+  }
+  return { min, unstable: unstableAt.length };
+}
+
+const NO_CHECK: PointCheck = { lo: new Float32Array(0), hi: new Float32Array(0), holds: () => false };
+
+test("LP ≤ exact minimum of the conjunction = MILP (enumerated linear regions), with and without tightening", async (t) => {
+  const h = await loadHighs();
+  const rng = new Stream(7, 3);
+  let checked = 0;
+  for (let trial = 0; trial < 40 && checked < 12; trial++) {
+    const m = randomNet(100 + trial);
+    const ops = networkOps(m);
+    const spec = parseVnnlib(randomSpec(rng), `spec${trial}`);
+    for (const dj of spec.disjuncts) {
+      if (dj.empty || dj.rows === 0) continue;
+      const ref = await exactMin(ops, dj, 3);
+      if (ref.unstable > 10 || ref.unstable < 2) continue;
+      checked++;
+      const at = `trial ${trial}, ${ref.unstable} unstable: exact ${ref.min}`;
+      const exact = { rounding: "none" as const };
+      const lp = lpConjunction(h, ops, 3, dj.inputLo, dj.inputHi, dj, exact, NO_CHECK);
+      t.true(lp.lower <= ref.min + 1e-9, `${at}, LP ${lp.lower}`);
+      for (const tighten of ["none", "lp"] as const) {
+        const milp = milpConjunction(h, ops, 3, dj.inputLo, dj.inputHi, dj, { ...exact, tighten, decide: false }, NO_CHECK);
+        t.is(milp.status, "optimal", at);
+        t.true(milp.lower <= ref.min + 1e-7 && milp.lower >= ref.min - 2e-4, `${at}, MILP (tighten ${tighten}) ${milp.lower}`);
+        t.true(milp.lower >= lp.lower - 1e-9, `${at}: MILP ${milp.lower} below LP ${lp.lower}`);
+        t.true(milp.unstable <= ref.unstable, at);
+      }
+      // The float32 versions lie below every sampled value of max_r (C_r·ỹ − d_r).
+      const lp32 = lpConjunction(h, ops, 3, dj.inputLo, dj.inputHi, dj, {}, NO_CHECK);
+      const milp32 = milpConjunction(h, ops, 3, dj.inputLo, dj.inputHi, dj, { decide: false }, NO_CHECK);
+      t.true(lp32.lower <= lp.lower && milp32.lower <= milp32.lower);
+      const x = samples(dj, rng, 400);
+      const ys = runForward(m, x, 400);
+      let best = Infinity;
+      for (let s = 0; s < 400; s++) {
+        let v = -Infinity;
+        for (let k = 0; k < dj.rows; k++) {
+          let r = -dj.d[k];
+          for (let j = 0; j < 3; j++) r += dj.C[k * 3 + j] * ys[s * 3 + j];
+          v = Math.max(v, r);
+        }
+        best = Math.min(best, v);
+      }
+      t.true(best >= milp32.lower, `${at}: a float32 point reaches ${best} < MILP bound ${milp32.lower}`);
+      t.true(best >= ref.min - 1e-5, `${at}: a float32 point reaches ${best} below the exact minimum`);
+    }
+  }
+  t.true(checked >= 6, `only ${checked} disjuncts had a small enough enumeration`);
+  t.log(`${checked} disjuncts checked against enumeration`);
+});
+
+/** A random box and rows near the decision boundary: each row's value at the box centre is within ±0.15 of 0, and fails at the centre for at least one row. */
+function nearSpec(m: Model, rng: Stream): string {
+  const lo = [0, 1, 2].map(() => rng.next() - 0.5);
+  const hi = lo.map((l) => l + 0.1 + 0.3 * rng.next());
+  const y = runForward(m, Float32Array.from(lo, (l, i) => Math.fround((l + hi[i]) / 2)), 1);
+  const row = (fail: boolean) => {
+    const c = [0, 1, 2].map(() => Math.round(8 * rng.next() - 4) / 2);
+    const at = c.reduce((a, v, j) => a + v * y[j], 0);
+    // C·y ≤ d fails at the centre when d < C·y(centre).
+    const d = at + (fail ? -0.15 * rng.next() - 0.001 : 0.3 * rng.next() - 0.15);
+    return `(<= (+ 0${c.map((v, j) => ` (* ${v} Y_${j})`).join("")}) ${d.toFixed(4)})`;
+  };
+  return `${decl(3, 3)}\n${box(lo, hi)}\n(assert (or (and ${row(true)} ${row(false)}) (and ${row(true)})))`;
+}
+
+test("lp, milp and auto verdicts on random nets: certified never broken, counterexamples real, never weaker than CROWN", async (t) => {
+  const rng = new Stream(43, 1);
+  const counts: Record<string, number> = { certified: 0, falsified: 0, unknown: 0 };
+  const by: Record<string, number> = {};
+  for (let trial = 0; trial < 16; trial++) {
+    const m = randomNet(trial);
+    const spec = parseVnnlib(nearSpec(m, rng), `spec${trial}`);
+    // The search tries the centre only: the solvers, not the search, meet the open disjuncts.
+    const few = { seed: trial, samples: 1, steps: 0 };
+    const crown = verifyVnnlib(m, spec, { method: "crown", ...few });
+    for (const method of ["lp", "milp", "auto"] as const) {
+      const r = await verifyVnnlibAsync(m, spec, { method, ...few, nodeLimit: 200 });
+      counts[r.verdict]++;
+      for (const d of r.disjuncts) if (d.decidedBy) by[`${d.status} by ${d.decidedBy}`] = (by[`${d.status} by ${d.decidedBy}`] ?? 0) + 1;
+      if (crown.verdict === "certified" && method !== "lp") t.is(r.verdict, "certified", `trial ${trial} ${method}`);
+      if (r.counterexample) {
+        const dj = spec.disjuncts[r.counterexample.disjunct];
+        const y = runForward(m, r.counterexample.x, 1);
+        t.deepEqual(Array.from(y), r.counterexample.y);
+        r.counterexample.x.forEach((v, i) => t.true(v >= dj.inputLo[i] && v <= dj.inputHi[i]));
+        for (let k = 0; k < dj.rows; k++) {
+          let s = -dj.d[k];
+          for (let j = 0; j < 3; j++) s += dj.C[k * 3 + j] * y[j];
+          t.true(dj.strict[k] ? s < 0 : s <= 0, `trial ${trial} ${method}: counterexample breaks row ${k}`);
+        }
+      }
+      if (r.verdict !== "certified") continue;
+      for (const dj of spec.disjuncts) {
+        if (dj.empty) continue;
+        const ys = runForward(m, samples(dj, rng, 400), 400);
+        for (let s = 0; s < 400; s++) {
+          let all = true;
+          for (let k = 0; k < dj.rows; k++) {
+            let v = -dj.d[k];
+            for (let j = 0; j < 3; j++) v += dj.C[k * 3 + j] * ys[s * 3 + j];
+            if (!(v <= 0)) all = false;
+          }
+          t.false(all, `trial ${trial} ${method}: certified but a sample satisfies a disjunct`);
+        }
+      }
+    }
+  }
+  t.true(counts.certified > 0 && counts.falsified > 0, JSON.stringify(counts));
+  t.true((by["violated by milp"] ?? 0) > 0 && (by["infeasible by milp"] ?? 0) > 0, JSON.stringify(by));
+  t.log(JSON.stringify(counts), JSON.stringify(by));
+});
+
+// y0 = relu(x) + relu(−x) = |x|, y1 = relu(x + 1) − 1 = x on x ∈ [−1, 1]. "y0 ≥ 0.6 and
+// |y1| ≤ 0.5" is infeasible (min of max(0.6 − |x|, |x| − 0.5) is 0.05 at |x| = 0.55), but every
+// row alone is satisfiable, and the triangle relaxation allows y0 up to 1 at x = 0: neither
+// row-wise bounds (CROWN, α-CROWN) nor the LP prove it; the MILP does.
+function absNet(): Model {
+  const layers: LayerSpec[] = [{ type: "dense", in: 1, out: 3 }, { type: "relu" }, { type: "dense", in: 3, out: 2 }];
+  const m = new Model({ name: "abs", inputShape: [1], layers }, testArena());
+  m.setParams(Float32Array.from([1, -1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, -1]));
+  return m;
+}
+
+const ABS = `${decl(1, 2)}\n${box([-1], [1])}\n`;
+const ABS_GAP = "(and (>= Y_0 0.6) (<= Y_1 0.5) (>= Y_1 -0.5))";
+
+test("a property CROWN and the LP cannot prove but the MILP can", async (t) => {
+  const m = absNet();
+  const spec = parseVnnlib(`${ABS}(assert ${ABS_GAP})`);
+  for (const method of ["crown", "alpha-crown", "lp"] as const) {
+    const r = await verifyVnnlibAsync(m, spec, { method });
+    t.is(r.verdict, "unknown", method);
+    t.true(r.disjuncts[0].bestLowerBound! < 0, method);
+  }
+  const r = await verifyVnnlibAsync(m, spec, { method: "milp" });
+  t.like(r, { verdict: "certified", vnncomp: "unsat" });
+  t.like(r.disjuncts[0], { status: "infeasible", decidedBy: "milp", bestRow: null });
+  const lb = r.disjuncts[0].bestLowerBound!;
+  t.true(lb > 0 && lb <= 0.05, `${lb}`);
+  // Solved to optimality the bound is the minimum 0.05, less the solver-tolerance allowance.
+  const h = await loadHighs();
+  const dj = spec.disjuncts[0];
+  const full = milpConjunction(h, networkOps(m), 2, dj.inputLo, dj.inputHi, dj, { decide: false, rounding: "none" }, NO_CHECK);
+  t.true(full.lower <= 0.05 + 1e-12 && full.lower > 0.05 - 1e-4, `${full.lower}`);
+  t.is(full.unstable, 2);
+  // The synchronous entry point refuses the solver methods with a clear error.
+  t.throws(() => verifyVnnlib(m, spec, { method: "milp" }), { message: /method 'milp' needs the HiGHS solver: use verifyVnnlibAsync/ });
+  await t.throwsAsync(() => verifyVnnlibAsync(m, spec, { method: "milp", timeLimit: 0 }), { message: /time limit must be a positive number/ });
+});
+
+test("a violated property the search misses: the MILP's point checks on the float32 network", async (t) => {
+  const m = absNet();
+  // 0.6 ≤ y1 = x ≤ 0.65 and y0 = |x| ≥ 0.6: x ∈ [0.6, 0.65]. The search only tries the centre.
+  const spec = parseVnnlib(`${ABS}(assert (and (>= Y_0 0.6) (<= Y_1 0.65) (>= Y_1 0.6)))`);
+  const few = { samples: 1, steps: 0 };
+  t.is((await verifyVnnlibAsync(m, spec, { method: "crown", ...few })).verdict, "unknown");
+  for (const method of ["milp", "auto"] as const) {
+    const r = await verifyVnnlibAsync(m, spec, { method, ...few });
+    t.like(r, { verdict: "falsified", vnncomp: "sat", counterexample: { disjunct: 0 } }, method);
+    t.like(r.disjuncts[0], { status: "violated", decidedBy: "milp" });
+    const cx = r.counterexample!;
+    t.true(cx.x[0] >= -1 && cx.x[0] <= 1 && Math.fround(cx.x[0]) === cx.x[0]);
+    const y = runForward(m, cx.x, 1);
+    t.deepEqual(Array.from(y), cx.y);
+    t.true(y[0] >= 0.6 && y[1] <= 0.65 && y[1] >= 0.6, `y = ${Array.from(y)}`);
+  }
+});
+
+test("auto: search → ibp → crown → α-CROWN → milp per disjunct, reporting the stage that decided", async (t) => {
+  const m = absNet();
+  // Disjunct 0: y0 ≤ −0.1 (IBP: y0 ≥ 0). Disjunct 1: y0 − y1 = |x| − x ≤ −0.1 (needs α-CROWN's
+  // slope 1 on relu(x); IBP and CROWN give −0.9). Disjunct 2: only the MILP.
+  const spec = parseVnnlib(`${ABS}(assert (or (<= Y_0 -0.1) (<= (- Y_0 Y_1) -0.1) ${ABS_GAP}))`);
+  const r = await verifyVnnlibAsync(m, spec, { method: "auto" });
+  t.is(r.verdict, "certified");
+  t.deepEqual(r.disjuncts.map((d) => d.decidedBy), ["ibp", "alpha-crown", "milp"]);
+  t.deepEqual(r.disjuncts.map((d) => d.solverStatus === null), [true, true, false]);
+  // A violation the search finds is decided by it, before any bound.
+  const f = await verifyVnnlibAsync(m, parseVnnlib(`${ABS}(assert (>= Y_0 0.9))`), { method: "auto" });
+  t.like(f, { verdict: "falsified" });
+  t.is(f.disjuncts[0].decidedBy, "search");
+  // Bound methods report what decided too.
+  const c = verifyVnnlib(m, spec, { method: "crown" });
+  t.deepEqual(c.disjuncts.map((d) => d.decidedBy), ["crown", null, null]);
+});
+
+// ---------------------------------------------------------------------------------------------
 // CLI (the built command)
 
 
@@ -299,4 +575,39 @@ test("certify --vnnlib on an ONNX model: JSON verdict; bad specs exit non-zero w
   const noEps = await bulwark(["certify", "--model", model, "--workers", "0"]);
   t.is(noEps.code, 2);
   t.regex(noEps.stderr, /^bulwark: error: required option '--eps <x>' not specified \(or give --vnnlib <file>\)\n$/);
+});
+
+test("certify --vnnlib --method milp|auto --json: per-disjunct decidedBy, solver limits, a counterexample that checks", async (t) => {
+  const dir = tmp(t);
+  const model = join(dir, "abs.bwk");
+  const m = absNet();
+  saveModel(model, { architecture: m.arch, params: m.params.f32.slice() });
+  const write = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const gap = write("gap.vnnlib", `${ABS}(assert (or (<= Y_0 -0.1) ${ABS_GAP}))`);
+  const r = await bulwark(["certify", "--model", model, "--vnnlib", gap, "--method", "milp", "--node-limit", "100", "--time-limit", "5", "--json", "--workers", "0"]);
+  t.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim());
+  t.like(out, { command: "certify", method: "milp", verdict: "certified", vnncomp: "unsat", timeLimit: 5, nodeLimit: 100, tighten: null, decidedBy: { milp: 2 } });
+  t.deepEqual(out.disjuncts.map((d: { decidedBy: string }) => d.decidedBy), ["milp", "milp"]);
+  const auto = JSON.parse((await bulwark(["certify", "--model", model, "--vnnlib", gap, "--method", "auto", "--tighten", "none", "--json", "--workers", "0"])).stdout.trim());
+  t.like(auto, { verdict: "certified", tighten: "none", decidedBy: { ibp: 1, milp: 1 } });
+  t.deepEqual(auto.disjuncts.map((d: { decidedBy: string }) => d.decidedBy), ["ibp", "milp"]);
+  // Found by the MILP (the search tries only a few points here): the point is a real one.
+  // A sliver the search (256 samples, one gradient step) misses: the MILP's point is a real one.
+  const viol = write("viol.vnnlib", `${ABS}(assert (and (>= Y_0 0.6) (<= Y_1 0.6001) (>= Y_1 0.6)))`);
+  const f = JSON.parse((await bulwark(["certify", "--model", model, "--vnnlib", viol, "--method", "milp", "--steps", "1", "--restarts", "1", "--json", "--workers", "0"])).stdout.trim());
+  t.like(f, { verdict: "falsified", vnncomp: "sat", counterexample: { disjunct: 0 }, decidedBy: { milp: 1 } });
+  const y = runForward(m, Float32Array.from(f.counterexample.x), 1);
+  t.true(y[0] >= 0.6 && y[1] <= 0.6001 && y[1] >= 0.6, `y = ${Array.from(y)}`);
+  // --tighten without --vnnlib is refused (the per-sample path does not take it).
+  const e = await bulwark(["certify", "--model", model, "--eps", "0.1", "--method", "milp", "--tighten", "lp", "--workers", "0"]);
+  t.is(e.code, 1);
+  t.regex(e.stderr, /--tighten works with --vnnlib only/);
+  const bad = await bulwark(["certify", "--model", model, "--vnnlib", gap, "--method", "milp", "--tighten", "milp", "--workers", "0"]);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /--tighten/);
 });

@@ -82,6 +82,13 @@ export class ProgramBuilder {
     return this.rowLo.length - 1;
   }
 
+  /** Replaces column c's bounds (by a tightened box: tighten.ts). */
+  setColBounds(c: number, lo: number, hi: number): void {
+    if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo > hi) throw new Error(`invalid variable bounds [${lo}, ${hi}]`);
+    this.colLo[c] = lo;
+    this.colHi[c] = hi;
+  }
+
   build(): LinearProgram {
     return {
       numCols: this.colLo.length,
@@ -123,6 +130,41 @@ export function createHighsModel(h: Highs, p: LinearProgram, relaxed = false): H
   });
   m.options.set({ output_flag: false });
   return m;
+}
+
+export type LpStatus = "optimal" | "limit" | "failed";
+
+export interface LpRun {
+  status: LpStatus;
+  /** A lower bound of min cost·v over the program (weakDualBound; sound whatever the status). */
+  bound: number;
+  /** The solver's primal point when it reports a feasible one (an input to re-check, not a proof). */
+  colValue?: ArrayLike<number>;
+}
+
+/**
+ * Runs the LP model m of program p, whose costs the caller has set to `cost`. The bound comes
+ * from the row duals by weak duality; with no usable duals (or a throw) y = 0, i.e. the
+ * column box alone — a failed or cut-short solve only weakens the bound.
+ */
+export function runLp(h: Highs, m: HighsModel, p: LinearProgram, cost: ArrayLike<number>): LpRun {
+  const ms = h.constants.modelStatus;
+  let status: LpStatus;
+  let y: ArrayLike<number> | undefined;
+  let colValue: ArrayLike<number> | undefined;
+  m.zeroAllClocks();
+  try {
+    const code = m.run().modelStatus;
+    status = code === ms.optimal ? "optimal" : code === ms.timeLimit || code === ms.iterationLimit || code === ms.interrupted ? "limit" : "failed";
+    const sol = m.getSolution();
+    if (Number(m.info.get("dual_solution_status")) !== 0) y = sol.rowDual;
+    if (Number(m.info.get("primal_solution_status")) === h.constants.solutionStatus.feasible) colValue = sol.colValue;
+  } catch {
+    status = "failed";
+  }
+  const zero = new Float64Array(p.numRows);
+  const bound = Math.max(y ? weakDualBound(p, cost, y) : -Infinity, weakDualBound(p, cost, zero));
+  return { status, bound, colValue };
 }
 
 /** γ_n of float64 (Higham §3.1). */

@@ -1,15 +1,19 @@
-// The LP relaxation of a ReLU network (the "triangle" relaxation of Ehlers 2017; the primal of
-// the Wong–Kolter dual): every neuron is a variable bounded by the intermediate box from
-// propagate (CROWN), stable ReLUs are linear, and each unstable one (l < 0 < u) is relaxed
-// to its convex hull h ≥ 0, h ≥ z, h ≤ u(z − l)/(u − l). With the same intermediate bounds
-// it is at least as tight as CROWN. Each margin row z_y − z_j is minimised by HiGHS; the
+// The LP relaxation of a ReLU network around one sample (the "triangle" relaxation of
+// relu-program.ts; the primal of the Wong–Kolter dual) over the ε-ball, with the label's
+// margins folded into the last layer. Every neuron is a variable bounded by the intermediate
+// box from propagate (CROWN; optionally LP-tightened, tighten.ts). With the same intermediate
+// bounds it is at least as tight as CROWN. Each margin row z_y − z_j is minimised by HiGHS; the
 // reported bound comes from the row duals through weak duality (highs.ts), so it is sound
 // whatever the solver's status or tolerances. The MILP (milp.ts) adds one binary per
 // unstable ReLU to the same program.
 import type { Model } from "../nn/model.js";
 import { foldSpec, inputBox, propagate, roundingAllowance } from "./bounds.js";
-import { createHighsModel, loadHighs, ProgramBuilder, weakDualBound, type Highs, type LinearProgram } from "./highs.js";
-import { DenseOp, networkOps, type AffineOp, type Op } from "./network.js";
+import { createHighsModel, loadHighs, ProgramBuilder, runLp, type Highs, type LinearProgram } from "./highs.js";
+import { networkOps, type Op } from "./network.js";
+import { addNetwork, type Boxes } from "./relu-program.js";
+import { lpTightener, TIGHTEN_MODES, type TightenMode, type TightenStats } from "./tighten.js";
+
+export { affineRows } from "./relu-program.js";
 
 /** The network to bound: a Model, or its operators (networkOps) and class count. */
 export type BoundedNetwork = Model | { ops: Op[]; classes: number };
@@ -26,6 +30,11 @@ export interface ExactBoundOptions {
   timeLimit?: number;
   /** Stop as soon as a point of the ball with a negative margin is found (the rest: "skipped"). */
   stopOnViolation?: boolean;
+  /**
+   * "lp": re-bound each unstable hidden neuron by LPs over the earlier layers first (tighten.ts;
+   * within the time limit). Default "none" here; milp.ts picks its own default.
+   */
+  tighten?: TightenMode;
 }
 
 /**
@@ -55,53 +64,10 @@ export interface ExactBounds {
   /** min over j ≠ label of lower. */
   lowest: number;
   counterexample?: Counterexample;
+  /** MILP: the binaries of its program (unstable ReLUs after any tightening). */
+  unstable?: number;
   /** Wall time of the solves, seconds. */
   seconds: number;
-}
-
-/** Row-compressed W and the bias b of an affine operator, exactly as its float64 map. */
-export function affineRows(op: AffineOp): { starts: Int32Array; indices: Int32Array; values: Float64Array; bias: Float64Array } {
-  const { inSize: n, outSize: m } = op;
-  const starts = new Int32Array(m + 1);
-  const idx: number[] = [];
-  const val: number[] = [];
-  const bias = new Float64Array(m);
-  if (op instanceof DenseOp) {
-    for (let o = 0; o < m; o++) {
-      for (let i = 0; i < n; i++) {
-        const v = op.w[o * n + i];
-        if (v !== 0) {
-          idx.push(i);
-          val.push(v);
-        }
-      }
-      starts[o + 1] = idx.length;
-      bias[o] = op.b[o];
-    }
-  } else {
-    // back() of unit rows is W's rows and adds b into c — exact, since each entry is one
-    // product by 1 (plus exact zeros). Chunked so conv layers never form W densely.
-    const chunk = Math.max(1, Math.min(m, Math.floor(2 ** 21 / Math.max(n, 1))));
-    for (let s = 0; s < m; s += chunk) {
-      const rows = Math.min(chunk, m - s);
-      const a = new Float64Array(rows * m);
-      for (let r = 0; r < rows; r++) a[r * m + s + r] = 1;
-      const c = new Float64Array(rows);
-      const w = op.back(a, rows, c);
-      for (let r = 0; r < rows; r++) {
-        for (let i = 0; i < n; i++) {
-          const v = w[r * n + i];
-          if (v !== 0) {
-            idx.push(i);
-            val.push(v);
-          }
-        }
-        starts[s + r + 1] = idx.length;
-        bias[s + r] = c[r];
-      }
-    }
-  }
-  return { starts, indices: Int32Array.from(idx), values: Float64Array.from(val), bias };
 }
 
 /** One sample's margin problem: the folded network, its boxes, and the program over them. */
@@ -125,6 +91,19 @@ export interface MarginProblem {
   marginCols: Int32Array;
   /** Unstable ReLUs (one binary each in the MILP). */
   unstable: number;
+  /** The intermediate boxes the program was built from (CROWN's, or LP-tightened). */
+  boxes: Boxes;
+}
+
+/** How to build a margin problem beyond the options. */
+export interface ProblemSetup {
+  /** The solver: needed for tighten "lp". */
+  h?: Highs;
+  /** Reuse this problem's network, boxes, ball and allowances (the same sample): no propagation or tightening. */
+  from?: MarginProblem;
+  /** Tightening stops at this performance.now() (default: now + the time limit). */
+  deadline?: number;
+  tightenStats?: TightenStats;
 }
 
 /** The neighbouring float32 of a float32 value v, upwards (dir 1) or downwards (−1). */
@@ -141,6 +120,7 @@ function validate(net: BoundedNetwork, x: ArrayLike<number>, label: number, o: E
   const classes = "ops" in net ? net.classes : net.outputSize;
   if (!(o.eps >= 0) || !Number.isFinite(o.eps)) throw new Error(`ε must be a non-negative number, got ${o.eps}`);
   if (o.timeLimit !== undefined && !(o.timeLimit > 0)) throw new Error(`time limit must be a positive number of seconds, got ${o.timeLimit}`);
+  if (o.tighten !== undefined && !TIGHTEN_MODES.includes(o.tighten)) throw new Error(`tighten must be one of ${TIGHTEN_MODES.join(", ")}, got ${o.tighten}`);
   if (!Number.isInteger(label) || label < 0 || label >= classes) throw new Error(`label ${label} is outside 0..${classes - 1}`);
   const first = ops[0];
   const inSize = first === undefined ? classes : first.kind === "relu" ? first.size : first.inSize;
@@ -159,17 +139,30 @@ function validate(net: BoundedNetwork, x: ArrayLike<number>, label: number, o: E
   return { ops, classes, margins };
 }
 
+/** The class count and the margins to solve, after checking the inputs (one-line errors). */
+export function marginsOf(net: BoundedNetwork, x: ArrayLike<number>, label: number, o: ExactBoundOptions): { classes: number; margins: number[] } {
+  const { classes, margins } = validate(net, x, label, o);
+  return { classes, margins };
+}
+
 /**
- * Builds the margin problem of one sample. With integer: each unstable ReLU also gets a binary
- * a (a = 1: active) and the big-M rows h ≤ z − l(1 − a), h ≤ u·a, which with h ≥ 0, h ≥ z make
- * h = max(0, z) exactly; the triangle row stays (it is the big-M rows' LP relaxation).
+ * Builds the margin problem of one sample: the network (relu-program.ts; one binary per
+ * unstable ReLU with integer) over the input box, a column per margin asked for.
  */
-export function marginProblem(net: BoundedNetwork, x: ArrayLike<number>, label: number, o: ExactBoundOptions, integer: boolean): MarginProblem {
+export function marginProblem(net: BoundedNetwork, x: ArrayLike<number>, label: number, o: ExactBoundOptions, integer: boolean, setup: ProblemSetup = {}): MarginProblem {
   const { ops, classes, margins } = validate(net, x, label, o);
+  const b = new ProgramBuilder();
+  const from = setup.from;
+  if (from) {
+    if (from.label !== label) throw new Error(`internal error: reusing the problem of label ${from.label} for label ${label}`);
+    const cols = addNetwork(b, from.folded, from.boxes, margins, integer);
+    return { ...from, margins, program: b.build(), inputCols: cols.inputCols, marginCols: cols.outCols, unstable: cols.unstable, boxes: cols.boxes };
+  }
   const clip = o.clip === undefined ? { lo: 0, hi: 1 } : o.clip;
   const [lo0, hi0] = inputBox(x, o.eps, clip);
   const folded = foldSpec(ops, classes, label);
   const { boxes } = propagate(folded, lo0, hi0, { method: "crown" });
+  // From CROWN's boxes even when tightening follows: sound either way, and independent of it.
   const allowance = new Float64Array(classes);
   if ((o.rounding ?? "float32") === "float32") {
     const e = roundingAllowance(ops, boxes.slice(0, ops.length));
@@ -192,64 +185,16 @@ export function marginProblem(net: BoundedNetwork, x: ArrayLike<number>, label: 
     ballLo[i] = l;
     ballHi[i] = h;
   }
-
-  const b = new ProgramBuilder();
-  const inputCols = new Int32Array(lo0.length);
-  for (let i = 0; i < lo0.length; i++) inputCols[i] = b.addCol(lo0[i], hi0[i]);
-  // cur[k]: the column holding neuron k of the current layer, or −1 where it is exactly 0.
-  let cur: Int32Array = inputCols;
-  let unstable = 0;
-  const marginCols = new Int32Array(classes).fill(-1);
-  const n = folded.length;
-  for (let i = 0; i < n; i++) {
-    const op = folded[i];
-    const [l, u] = boxes[i];
-    if (op.kind === "relu") {
-      const next = new Int32Array(op.size);
-      for (let k = 0; k < op.size; k++) {
-        const z = cur[k];
-        if (z < 0 || u[k] <= 0) next[k] = -1;
-        else if (l[k] >= 0) next[k] = z;
-        else {
-          unstable++;
-          const h = b.addCol(0, u[k]);
-          next[k] = h;
-          b.addRow([h, z], [1, -1], 0, Infinity);
-          const s = u[k] / (u[k] - l[k]);
-          b.addRow([h, z], [1, -s], -Infinity, -s * l[k]);
-          if (integer) {
-            const a = b.addCol(0, 1, true);
-            b.addRow([h, z, a], [1, -1, -l[k]], -Infinity, -l[k]);
-            b.addRow([h, a], [1, -u[k]], -Infinity, 0);
-          }
-        }
-      }
-      cur = next;
-      continue;
-    }
-    const rows = affineRows(op);
-    const [ol, oh] = boxes[i + 1];
-    const last = i === n - 1;
-    const next = new Int32Array(op.outSize).fill(-1);
-    const outs = last ? margins : Array.from({ length: op.outSize }, (_, k) => k);
-    for (const k of outs) {
-      const col = b.addCol(ol[k], oh[k]);
-      next[k] = col;
-      // col − Σ W_kc v_c = b_k
-      const cols = [col];
-      const vals = [1];
-      for (let t = rows.starts[k]; t < rows.starts[k + 1]; t++) {
-        const v = cur[rows.indices[t]];
-        if (v < 0) continue;
-        cols.push(v);
-        vals.push(-rows.values[t]);
-      }
-      b.addRow(cols, vals, rows.bias[k], rows.bias[k]);
-    }
-    if (last) for (const j of margins) marginCols[j] = next[j];
-    cur = next;
+  let tightener;
+  if (o.tighten === "lp") {
+    if (!setup.h) throw new Error("internal error: LP tightening needs the solver (ProblemSetup.h)");
+    tightener = lpTightener(setup.h, setup.deadline ?? performance.now() + 1000 * (o.timeLimit ?? 10), setup.tightenStats);
   }
-  return { classes, label, margins, folded, lo0, hi0, ballLo, ballHi, allowance, program: b.build(), inputCols, marginCols, unstable };
+  const cols = addNetwork(b, folded, boxes, margins, integer, tightener);
+  return {
+    classes, label, margins, folded, lo0, hi0, ballLo, ballHi, allowance, program: b.build(),
+    inputCols: cols.inputCols, marginCols: cols.outCols, unstable: cols.unstable, boxes: cols.boxes,
+  };
 }
 
 /** The folded network's outputs (margins z_y − z_j) at x, in float64. */
@@ -300,14 +245,17 @@ export function finishBounds(r: ExactBounds, label: number): ExactBounds {
 export async function lpMarginBounds(net: BoundedNetwork, x: ArrayLike<number>, label: number, o: ExactBoundOptions): Promise<ExactBounds> {
   const h = await loadHighs();
   const t0 = performance.now();
-  const p = marginProblem(net, x, label, o, false);
+  const p = marginProblem(net, x, label, o, false, { h });
   const r = emptyBounds(p);
   solveLp(h, p, r, p.margins, o);
   r.seconds = (performance.now() - t0) / 1000;
   return finishBounds(r, label);
 }
 
-/** Solves the LP of each margin in `which` into r (lower, status, points found). */
+/**
+ * Solves the LP of each margin in `which` into r: lower (raised, never lowered: r may hold an
+ * earlier bound of the same margin), status, points found.
+ */
 export function solveLp(h: Highs, p: MarginProblem, r: ExactBounds, which: number[], o: ExactBoundOptions): void {
   const m = createHighsModel(h, p.program, true);
   try {
@@ -315,7 +263,6 @@ export function solveLp(h: Highs, p: MarginProblem, r: ExactBounds, which: numbe
     // than simplex from scratch; presolve made it slower still), the rest by dual simplex
     // warm-started from the previous basis (a second or less each there).
     m.options.set({ time_limit: o.timeLimit ?? 10, presolve: "off", solver: "ipm", run_crossover: "on" });
-    const ms = h.constants.modelStatus;
     const cost = new Float64Array(p.program.numCols);
     let prev = -1;
     for (const j of which) {
@@ -327,25 +274,12 @@ export function solveLp(h: Highs, p: MarginProblem, r: ExactBounds, which: numbe
       m.changeColCost(col, 1);
       cost[col] = 1;
       prev = col;
-      m.zeroAllClocks();
-      let status: MarginStatus;
-      let y: ArrayLike<number> = new Float64Array(p.program.numRows);
-      try {
-        const code = m.run().modelStatus;
-        status = code === ms.optimal ? "optimal" : code === ms.timeLimit || code === ms.iterationLimit || code === ms.interrupted ? "limit" : "failed";
-        const sol = m.getSolution();
-        if (Number(m.info.get("dual_solution_status")) !== 0) y = sol.rowDual;
-        if (Number(m.info.get("primal_solution_status")) === h.constants.solutionStatus.feasible) notePoint(p, r, sol.colValue);
-      } catch {
-        status = "failed";
-      }
-      // Weak duality holds for any y: a failed or cut-short solve only weakens the bound, and
-      // y = 0 (the margin variable's own box) bounds how weak it gets.
-      const zero = new Float64Array(p.program.numRows);
-      r.lower[j] = Math.max(weakDualBound(p.program, cost, y), weakDualBound(p.program, cost, zero)) - p.allowance[j];
-      r.status[j] = status;
+      const run = runLp(h, m, p.program, cost);
+      if (run.colValue) notePoint(p, r, run.colValue);
+      r.lower[j] = Math.max(r.lower[j], run.bound - p.allowance[j]);
+      r.status[j] = run.status;
       if (o.stopOnViolation && r.counterexample) break;
-      if (status === "optimal") m.options.set({ solver: "simplex" });
+      if (run.status === "optimal") m.options.set({ solver: "simplex" });
     }
   } finally {
     m.dispose();

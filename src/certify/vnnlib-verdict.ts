@@ -3,20 +3,36 @@
 // random points) and run sign-gradient descent on the violation max_r (C_r·f(x) − d_r) from
 // the best samples, using the model's input gradients; a float32 point of the box whose float32
 // outputs satisfy every row is a counterexample ("falsified", VNN-COMP "sat"). Otherwise bound
-// each disjunct: C is folded into the last layer and the chosen bound method gives a lower
-// bound of each row C_r·y − d_r over the box, less the float32 rounding allowance; a disjunct
-// is infeasible when some row's bound is > 0. All infeasible: "certified" ("unsat"); else
-// "unknown". As in verdict.ts, a sampled point below a proven bound is a bug and throws.
+// each disjunct. Bound methods: C is folded into the last layer and the method gives a lower
+// bound of each row C_r·y − d_r over the box, less the float32 rounding allowance; the
+// disjunct is infeasible when some row's bound is > 0. lp/milp bound the conjunction itself,
+// min over the box of max_r (C_r·y − d_r) (conjunction.ts); a MILP point satisfying every row
+// on the float32 network is a counterexample too. auto: ibp → crown → alpha-crown → milp per
+// open disjunct, until one decides it. All infeasible: "certified" ("unsat"); else "unknown".
+// As in verdict.ts, a sampled point below a proven bound is a bug and throws.
 import { Stream } from "../core/random.js";
 import type { VnnDisjunct, VnnSpec } from "../io/vnnlib.js";
 import type { Model } from "../nn/model.js";
 import { optimiseSlopes } from "./alpha-crown.js";
-import { alphaOptions, backSubstitute, BOUND_METHODS, propagate, roundingAllowance, type BoundMethod } from "./bounds.js";
-import { DenseOp, networkOps, type Op } from "./network.js";
-import type { Verdict } from "./verdict.js";
+import { alphaOptions, backSubstitute, propagate, type BoundMethod } from "./bounds.js";
+import { foldRows, lpConjunction, milpConjunction, rowAllowance, type ConjunctionStatus, type PointCheck } from "./conjunction.js";
+import { loadHighs, type Highs } from "./highs.js";
+import { networkOps, type Op } from "./network.js";
+import type { TightenMode } from "./tighten.js";
+import { CERTIFY_METHODS, type CertifyMethod, type Verdict } from "./verdict.js";
+
+/** auto's stages after the search, cheap to expensive (as verdict.ts's for samples). */
+const AUTO_STAGES: CertifyMethod[] = ["ibp", "crown", "alpha-crown", "milp"];
 
 export interface VnnVerifyOptions {
-  method: BoundMethod;
+  /** A bound method, lp, milp or auto (lp, milp, auto: verifyVnnlibAsync only). */
+  method: CertifyMethod;
+  /** lp/milp: solver seconds per disjunct (default 10; LP tightening gets as long again). */
+  timeLimit?: number;
+  /** milp: branch-and-bound nodes per disjunct. */
+  nodeLimit?: number;
+  /** lp/milp intermediate bounds (conjunction.ts defaults: none for lp, lp for milp). */
+  tighten?: TightenMode;
   seed?: number;
   /** Points sampled per disjunct before the gradient search (default 256). */
   samples?: number;
@@ -35,10 +51,17 @@ export interface DisjunctResult {
   rows: number;
   /** violated: the counterexample satisfies it; infeasible: proven; empty: its box has no point. */
   status: DisjunctStatus;
-  /** The largest proven lower bound of C_r·y − d_r over the rows (null when not bounded). */
+  /**
+   * The best proven lower bound of min over the box of max_r (C_r·y − d_r): a single row's
+   * (bound methods) or the conjunction's (lp, milp); null when not bounded.
+   */
   bestLowerBound: number | null;
-  /** The row attaining it. */
+  /** The row whose bound it is; null when it bounds the conjunction (lp, milp). */
   bestRow: number | null;
+  /** What settled the status: "search" or a method (with auto, the stage); null when open. */
+  decidedBy: string | null;
+  /** lp/milp: how the last solve ended (optimal, decided, limit, failed); else null. */
+  solverStatus: ConjunctionStatus | null;
   /** The smallest violation max_r (C_r·y − d_r) the search reached (≤ 0: satisfied). */
   searchViolation: number | null;
 }
@@ -190,35 +213,13 @@ function search(model: Model, dj: VnnDisjunct, lo: Float32Array, hi: Float32Arra
 // ---------------------------------------------------------------------------------------------
 // Bounds
 
-/** The network with the rows C·y − d folded into its last layer (or appended to it). */
-function foldRows(ops: Op[], C: Float64Array, d: Float64Array, rows: number, outputs: number): Op[] {
-  const last = ops[ops.length - 1];
-  if (last instanceof DenseOp) {
-    const n = last.inSize;
-    const w = new Float64Array(rows * n);
-    const b = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) {
-      let bias = -d[r];
-      for (let j = 0; j < outputs; j++) {
-        const c = C[r * outputs + j];
-        if (c === 0) continue;
-        bias += c * last.b[j];
-        for (let i = 0; i < n; i++) w[r * n + i] += c * last.w[j * n + i];
-      }
-      b[r] = bias;
-    }
-    return [...ops.slice(0, -1), new DenseOp(n, rows, w, b)];
-  }
-  return [...ops, new DenseOp(outputs, rows, Float64Array.from(C), d.map((v) => -v))];
-}
-
 /** Lower bounds of C_r·y − d_r over the disjunct's box, sound for the float32 network too. */
-export function rowLowerBounds(model: Model, ops: Op[], dj: VnnDisjunct, o: Pick<VnnVerifyOptions, "method" | "rounding">): Float64Array {
+export function rowLowerBounds(model: Model, ops: Op[], dj: VnnDisjunct, o: { method: BoundMethod; rounding?: "float32" | "none" }): Float64Array {
   const outputs = model.outputSize;
   const rows = dj.rows;
   const lo = dj.inputLo;
   const hi = dj.inputHi;
-  const folded = foldRows(ops, dj.C, dj.d, rows, outputs);
+  const folded = foldRows(ops, dj, outputs);
   const { boxes, relaxes } = propagate(folded, lo, hi, { method: o.method });
   const n = folded.length;
   const lower = Float64Array.from(boxes[n][0]);
@@ -233,34 +234,57 @@ export function rowLowerBounds(model: Model, ops: Op[], dj: VnnDisjunct, o: Pick
     for (let r = 0; r < rows; r++) lower[r] = Math.max(lower[r], b[r]);
   }
   if ((o.rounding ?? "float32") === "float32") {
-    // The float32 outputs ỹ satisfy |ỹ_j − y_j| ≤ e_j, so C_r·ỹ − d_r ≥ C_r·y − d_r − Σ|C_rj|·e_j.
-    // The constants C, d themselves were rounded to float64 when parsed: 2^-50 of their
-    // magnitude against the largest |y| covers that.
-    const e = roundingAllowance(ops, boxes.slice(0, ops.length));
-    const lastOp = ops[ops.length - 1];
-    const [ilo, ihi] = boxes[ops.length - 1];
-    const [ylo, yhi] = lastOp.kind === "affine" ? lastOp.interval(ilo, ihi) : [ilo.map((v) => Math.max(0, v)), ihi.map((v) => Math.max(0, v))];
-    for (let r = 0; r < rows; r++) {
-      let slack = Math.abs(dj.d[r]) * 2 ** -50;
-      for (let j = 0; j < outputs; j++) {
-        const c = Math.abs(dj.C[r * outputs + j]);
-        slack += c * (e[j] + Math.max(Math.abs(ylo[j]), Math.abs(yhi[j])) * 2 ** -50);
-      }
-      lower[r] -= slack;
-    }
+    // C_r·ỹ − d_r ≥ C_r·y − d_r − a_r for the float32 outputs ỹ (conjunction.ts rowAllowance).
+    const a = rowAllowance(ops, boxes, dj, outputs);
+    for (let r = 0; r < rows; r++) lower[r] -= a[r];
   }
   return lower;
 }
 
-/** Verifies a parsed VNNLIB property on a model. */
+const needsSolver = (method: CertifyMethod) => method === "lp" || method === "milp" || method === "auto";
+
+/** Verifies a parsed VNNLIB property on a model with a bound method (lp/milp/auto: verifyVnnlibAsync). */
 export function verifyVnnlib(model: Model, spec: VnnSpec, o: VnnVerifyOptions): VnnVerdict {
-  if (!(BOUND_METHODS as readonly string[]).includes(o.method)) throw new Error(`unknown bound method '${o.method}' (expected ${BOUND_METHODS.join(", ")})`);
+  if (needsSolver(o.method)) throw new Error(`method '${o.method}' needs the HiGHS solver: use verifyVnnlibAsync`);
+  return verify(model, spec, o, undefined);
+}
+
+/** Verifies a parsed VNNLIB property on a model with any certification method. */
+export async function verifyVnnlibAsync(model: Model, spec: VnnSpec, o: VnnVerifyOptions): Promise<VnnVerdict> {
+  checkMethod(o.method);
+  return verify(model, spec, o, needsSolver(o.method) ? await loadHighs() : undefined);
+}
+
+function checkMethod(method: string): void {
+  if (!(CERTIFY_METHODS as readonly string[]).includes(method)) throw new Error(`unknown method '${method}' (expected ${CERTIFY_METHODS.join(", ")})`);
+}
+
+/** Whether the float32 network satisfies every row of dj at x (one float32 point). */
+function pointCheck(model: Model, dj: VnnDisjunct): PointCheck & { outputs(x: Float32Array): Float32Array } {
+  const outputs = (x: Float32Array): Float32Array => {
+    const plan = model.plan(1);
+    plan.input.set(x);
+    model.forward(plan, 1);
+    return plan.logits.slice(0, model.outputSize);
+  };
+  return {
+    lo: Float32Array.from(dj.inputLo, ceil32),
+    hi: Float32Array.from(dj.inputHi, floor32),
+    holds: (x) => violation(dj, outputs(x), model.outputSize).holds,
+    outputs,
+  };
+}
+
+function verify(model: Model, spec: VnnSpec, o: VnnVerifyOptions, h: Highs | undefined): VnnVerdict {
+  checkMethod(o.method);
   if (spec.inputs !== model.inputSize) throw new Error(`the spec has ${spec.inputs} inputs (X_0..X_${spec.inputs - 1}) but the model takes ${model.inputSize}`);
   if (spec.outputs !== model.outputSize) throw new Error(`the spec has ${spec.outputs} outputs (Y_0..Y_${spec.outputs - 1}) but the model gives ${model.outputSize}`);
   const so = { samples: o.samples ?? 256, steps: o.steps ?? 50, restarts: o.restarts ?? 8, seed: o.seed ?? 0 };
   for (const [k, v] of Object.entries(so)) if (!Number.isInteger(v) || v < 0) throw new Error(`${k} must be a non-negative integer, got ${v}`);
+  if (o.timeLimit !== undefined && !(o.timeLimit > 0)) throw new Error(`time limit must be a positive number of seconds, got ${o.timeLimit}`);
+  if (o.nodeLimit !== undefined && !(Number.isInteger(o.nodeLimit) && o.nodeLimit >= 0)) throw new Error(`node limit must be a non-negative integer, got ${o.nodeLimit}`);
   const results: DisjunctResult[] = spec.disjuncts.map((dj, index) => ({
-    index, rows: dj.rows, status: dj.empty ? "empty" : "open", bestLowerBound: null, bestRow: null, searchViolation: null,
+    index, rows: dj.rows, status: dj.empty ? "empty" : "open", bestLowerBound: null, bestRow: null, decidedBy: null, solverStatus: null, searchViolation: null,
   }));
   const t0 = performance.now();
   const searched: (SearchResult | undefined)[] = [];
@@ -276,6 +300,7 @@ export function verifyVnnlib(model: Model, spec: VnnSpec, o: VnnVerifyOptions): 
     results[k].searchViolation = r.best;
     if (r.found) {
       results[k].status = "violated";
+      results[k].decidedBy = "search";
       counterexample = { disjunct: k, x: Array.from(r.found.x), y: Array.from(r.found.y) };
     }
   }
@@ -284,29 +309,66 @@ export function verifyVnnlib(model: Model, spec: VnnSpec, o: VnnVerifyOptions): 
     return { verdict: "falsified", vnncomp: "sat", disjuncts: results, counterexample, attackSeconds: (t1 - t0) / 1000, boundSeconds: 0 };
   }
   const ops = networkOps(model);
-  for (let k = 0; k < spec.disjuncts.length; k++) {
+  const stages = o.method === "auto" ? AUTO_STAGES : [o.method];
+  const exact = { rounding: o.rounding, tighten: o.tighten, timeLimit: o.timeLimit, nodeLimit: o.nodeLimit };
+  for (let k = 0; k < spec.disjuncts.length && !counterexample; k++) {
     const dj = spec.disjuncts[k];
     if (dj.empty || dj.rows === 0) continue;
-    const lower = rowLowerBounds(model, ops, dj, o);
-    let bestRow = 0;
-    for (let r = 1; r < dj.rows; r++) if (lower[r] > lower[bestRow] || Number.isNaN(lower[bestRow])) bestRow = r;
-    results[k].bestRow = bestRow;
-    results[k].bestLowerBound = lower[bestRow];
-    if (lower[bestRow] > 0) results[k].status = "infeasible";
-    // Soundness check: every sampled point respects every proven row bound.
+    const res = results[k];
     const seen = searched[k];
-    if (seen) {
-      for (let r = 0; r < dj.rows; r++) {
-        if (seen.rowMin[r] < lower[r]) {
-          throw new Error(`internal error: disjunct ${k} row ${r}: a sampled point gives ${seen.rowMin[r]}, below the proven lower bound ${lower[r]}`);
+    const raise = (bound: number, row: number | null) => {
+      if (res.bestLowerBound === null || bound > res.bestLowerBound || Number.isNaN(res.bestLowerBound)) {
+        res.bestLowerBound = bound;
+        res.bestRow = row;
+      }
+    };
+    for (const stage of stages) {
+      if (stage !== "lp" && stage !== "milp") {
+        const lower = rowLowerBounds(model, ops, dj, { method: stage as BoundMethod, rounding: o.rounding });
+        let bestRow = 0;
+        for (let r = 1; r < dj.rows; r++) if (lower[r] > lower[bestRow] || Number.isNaN(lower[bestRow])) bestRow = r;
+        raise(lower[bestRow], bestRow);
+        // Soundness check: every sampled point respects every proven row bound.
+        if (seen) {
+          for (let r = 0; r < dj.rows; r++) {
+            if (seen.rowMin[r] < lower[r]) {
+              throw new Error(`internal error: disjunct ${k} row ${r}: a sampled point gives ${seen.rowMin[r]}, below the proven lower bound ${lower[r]}`);
+            }
+          }
         }
+        if (lower[bestRow] > 0) {
+          res.status = "infeasible";
+          res.decidedBy = stage;
+          break;
+        }
+        continue;
+      }
+      if (!h) throw new Error(`internal error: method '${stage}' without the solver`);
+      const check = pointCheck(model, dj);
+      const r = (stage === "lp" ? lpConjunction : milpConjunction)(h, ops, model.outputSize, dj.inputLo, dj.inputHi, dj, exact, check);
+      res.solverStatus = r.status;
+      raise(r.lower, null);
+      // Soundness checks: the search's best point and a solver's point lie above the bound.
+      if (seen && seen.best < r.lower) throw new Error(`internal error: disjunct ${k}: a sampled point reaches ${seen.best}, below the proven bound ${r.lower} of ${stage}`);
+      if (r.counterexample) {
+        const y = check.outputs(r.counterexample);
+        const v = violation(dj, y, model.outputSize).v;
+        if (v < r.lower) throw new Error(`internal error: disjunct ${k}: the ${stage} counterexample reaches ${v}, below the proven bound ${r.lower}`);
+        res.status = "violated";
+        res.decidedBy = stage;
+        counterexample = { disjunct: k, x: Array.from(r.counterexample), y: Array.from(y) };
+        break;
+      }
+      if (r.lower > 0) {
+        res.status = "infeasible";
+        res.decidedBy = stage;
+        break;
       }
     }
   }
   const t2 = performance.now();
+  const base = { disjuncts: results, attackSeconds: (t1 - t0) / 1000, boundSeconds: (t2 - t1) / 1000 };
+  if (counterexample) return { verdict: "falsified", vnncomp: "sat", counterexample, ...base };
   const proven = results.every((r) => r.status === "infeasible" || r.status === "empty");
-  return {
-    verdict: proven ? "certified" : "unknown", vnncomp: proven ? "unsat" : "unknown", disjuncts: results,
-    attackSeconds: (t1 - t0) / 1000, boundSeconds: (t2 - t1) / 1000,
-  };
+  return { verdict: proven ? "certified" : "unknown", vnncomp: proven ? "unsat" : "unknown", ...base };
 }

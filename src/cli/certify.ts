@@ -1,15 +1,16 @@
 // `bulwark certify`: per-sample verdicts (certified / falsified / unknown) of a saved model on
-// the first test samples under an L∞ ball, with IBP, CROWN or CROWN-IBP bounds. In-process.
+// the first test samples under an L∞ ball, or one verdict on a VNNLIB property (--vnnlib), with
+// a bound method, the LP/MILP solvers, or auto.
 import type { Command } from "commander";
 import { writeCsv } from "../report/csv.js";
-import { BOUND_METHODS, type BoundMethod } from "../certify/bounds.js";
 import { CERTIFY_METHODS, certifyOn, type CertifyMethod } from "../certify/verdict.js";
 import { Evaluator } from "./attack.js";
 import { checkWritable, int, num, oneOf, workersOption } from "./options.js";
 import { loadModelAndData, loadModelFile } from "./inputs.js";
 import { instantiate } from "../io/bwk.js";
 import { loadVnnlib } from "../io/vnnlib.js";
-import { verifyVnnlib } from "../certify/vnnlib-verdict.js";
+import { verifyVnnlibAsync } from "../certify/vnnlib-verdict.js";
+import { TIGHTEN_MODES, type TightenMode } from "../certify/tighten.js";
 import { emit, type GlobalOptions } from "./run.js";
 
 interface CertifyCliOptions extends GlobalOptions {
@@ -20,6 +21,7 @@ interface CertifyCliOptions extends GlobalOptions {
   method: CertifyMethod;
   timeLimit: number;
   nodeLimit?: number;
+  tighten?: TightenMode;
   precision: "float32" | "float64";
   alphaIterations?: number;
   alphaStep?: number;
@@ -42,8 +44,9 @@ export function registerCertify(program: Command): void {
     .option("--vnnlib <file>", "verify a VNN-COMP property (input box, output constraints) instead of --data/--eps")
     .option("--method <name>", `bound method: ${CERTIFY_METHODS.join(", ")}`, oneOf("--method", CERTIFY_METHODS), "crown")
     .option("--precision <p>", "float32: batched WASM bounds for Dense/ReLU nets (sound for the float32 network); float64: the reference path", oneOf("--precision", ["float32", "float64"] as const), "float32")
-    .option("--time-limit <s>", "lp/milp/auto: solver time limit per margin, seconds", num("--time-limit", { min: 0 }), 10)
-    .option("--node-limit <n>", "milp/auto: branch-and-bound nodes per margin (a deterministic budget: verdicts then do not depend on load or --workers unless --time-limit is hit)", int("--node-limit", 0))
+    .option("--time-limit <s>", "lp/milp/auto: solver time limit per margin (per disjunct with --vnnlib), seconds; LP tightening gets as long again", num("--time-limit", { min: 0 }), 10)
+    .option("--node-limit <n>", "milp/auto: branch-and-bound nodes per margin (per disjunct with --vnnlib; a deterministic budget: verdicts then do not depend on load or --workers unless --time-limit is hit)", int("--node-limit", 0))
+    .option("--tighten <mode>", "lp/milp/auto: intermediate bounds of the LP/MILP: lp (each unstable neuron re-bounded by LPs; the MILP's default) or none (CROWN's; the LP's default)", oneOf("--tighten", TIGHTEN_MODES))
     .option("--alpha-iterations <n>", "alpha-crown: Adam steps on the lower slopes (default 20)", int("--alpha-iterations", 0))
     .option("--alpha-step <x>", "alpha-crown: Adam step size (default 0.1)", num("--alpha-step", { min: 0 }))
     .option("--limit <n>", "certify the first n test samples", int("--limit", 1), 1000)
@@ -63,15 +66,21 @@ export function registerCertify(program: Command): void {
         const file = loadModelFile(o.model);
         const t0 = performance.now();
         const restarts = cmd.getOptionValueSource("restarts") === "cli" ? o.restarts : undefined;
-        if (!(BOUND_METHODS as readonly string[]).includes(o.method)) throw new Error(`--vnnlib works with ${BOUND_METHODS.join(", ")}; got --method ${o.method}`);
-        const r = verifyVnnlib(instantiate(file), spec, { method: o.method as BoundMethod, seed: o.seed, steps: o.steps, restarts });
+        const r = await verifyVnnlibAsync(instantiate(file), spec, {
+          method: o.method, seed: o.seed, steps: o.steps, restarts, timeLimit: o.timeLimit, nodeLimit: o.nodeLimit, tighten: o.tighten,
+        });
         const seconds = (performance.now() - t0) / 1000;
+        const solver = o.method === "lp" || o.method === "milp" || o.method === "auto";
+        const decidedBy = decidedByCounts(r.disjuncts.map((d) => ({ decidedBy: d.decidedBy ?? "" })));
         emit(o, {
           command: "certify", model: o.model, vnnlib: o.vnnlib, method: o.method, verdict: r.verdict, vnncomp: r.vnncomp,
+          ...(solver ? { timeLimit: o.timeLimit, nodeLimit: o.nodeLimit ?? null, tighten: o.tighten ?? null } : {}),
+          decidedBy,
           disjuncts: r.disjuncts, counterexample: r.counterexample, seconds, attackSeconds: r.attackSeconds, boundSeconds: r.boundSeconds,
           weightsHash: file.weightsHash,
         }, () => [
-          `${o.vnnlib}: ${r.verdict} (${r.vnncomp}) with ${o.method}; ${r.disjuncts.filter((d) => d.status === "infeasible").length} of ${r.disjuncts.length} disjuncts proven infeasible in ${seconds.toFixed(2)} s`,
+          `${o.vnnlib}: ${r.verdict} (${r.vnncomp}) with ${o.method}; ${r.disjuncts.filter((d) => d.status === "infeasible").length} of ${r.disjuncts.length} disjuncts proven infeasible in ${seconds.toFixed(2)} s` +
+            (o.method === "auto" ? ` (decided by ${Object.entries(decidedBy).map(([k, v]) => `${k} ${v}`).join(", ") || "nothing"})` : ""),
           ...(r.counterexample ? [`counterexample (disjunct ${r.counterexample.disjunct}): y = [${r.counterexample.y.map((v) => v.toPrecision(6)).join(", ")}]`] : []),
         ]);
         return;
@@ -86,7 +95,7 @@ export function registerCertify(program: Command): void {
         const indices = Uint32Array.from({ length: n }, (_, i) => i);
         r = await certifyOn(ev.engine, data.test, indices, {
           method: o.method, eps: o.eps, clip: o.clip, steps: o.steps, restarts: o.restarts, seed: o.seed,
-          timeLimit: o.timeLimit, nodeLimit: o.nodeLimit, precision: o.precision, alphaIterations: o.alphaIterations, alphaStep: o.alphaStep,
+          timeLimit: o.timeLimit, nodeLimit: o.nodeLimit, tighten: o.tighten, precision: o.precision, alphaIterations: o.alphaIterations, alphaStep: o.alphaStep,
         });
       } finally {
         await ev.close();
