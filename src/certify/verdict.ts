@@ -5,6 +5,7 @@
 // attack broke, is a bug and throws. The work runs per shard (certifyShard) so the pool can
 // spread samples over workers; every random draw is keyed by the global sample index, so the
 // verdicts do not depend on the number of workers.
+import type { TightenMode } from "./tighten.js";
 import { runAttack, type AttackSpec } from "../attack/registry.js";
 import { attackStream } from "../attack/threat.js";
 import { fromFloat, type Dataset } from "../data/dataset.js";
@@ -36,6 +37,8 @@ export interface CertifyOptions {
   timeLimit?: number;
   /** MILP branch-and-bound nodes per margin (deterministic, unlike the time limit). */
   nodeLimit?: number;
+  /** LP/MILP intermediate bounds: "lp" re-bounds unstable neurons by LPs, "none" keeps CROWN's (milp.ts/lp.ts defaults). */
+  tighten?: TightenMode;
   /**
    * "float32" (default): IBP/CROWN/CROWN-IBP of Dense/ReLU nets run batched in the WASM kernels
    * (fast.ts; other nets and methods use the float64 path); "float64": always the float64 path.
@@ -158,7 +161,7 @@ async function openBounds(model: Model, xs: Float32Array, labels: number[], o: C
     return fastMarginBounds(privateCopy(model), xs, labels, boundOptions(method as BoundMethod, o, clip))
       .map((b) => ({ lower: b.lower, lowest: b.lowest, decidedBy: method }));
   }
-  const exact = { eps: o.eps, clip, rounding: o.rounding, timeLimit: o.timeLimit, nodeLimit: o.nodeLimit };
+  const exact = { eps: o.eps, clip, rounding: o.rounding, timeLimit: o.timeLimit, nodeLimit: o.nodeLimit, tighten: o.tighten };
   const out: OpenBounds[] = [];
   for (let k = 0; k < labels.length; k++) {
     const x = xs.subarray(k * dim, (k + 1) * dim);
@@ -171,7 +174,7 @@ async function openBounds(model: Model, xs: Float32Array, labels: number[], o: C
 }
 
 /** auto: every stage keeps the best bound per margin so far; the MILP solves only the margins still unproved. */
-async function autoBounds(model: Model, x: Float32Array, label: number, o: CertifyOptions, exact: { eps: number; clip: { lo: number; hi: number } | null; rounding?: "float32" | "none"; timeLimit?: number; nodeLimit?: number }): Promise<OpenBounds> {
+async function autoBounds(model: Model, x: Float32Array, label: number, o: CertifyOptions, exact: { eps: number; clip: { lo: number; hi: number } | null; rounding?: "float32" | "none"; timeLimit?: number; nodeLimit?: number; tighten?: TightenMode }): Promise<OpenBounds> {
   const lower = new Float64Array(model.outputSize).fill(-Infinity);
   lower[label] = Infinity;
   const lowest = (): number => Math.min(...Array.from(lower).filter((_, j) => j !== label));
