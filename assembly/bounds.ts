@@ -645,3 +645,232 @@ export function foldedRows(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Row kernels of the conv path of fast.ts. They add their constants in float64: every product
+// of two float32 values is exact in float64, so a constant Σ a·b comes out within
+// γ^{f64}_cols·Σ|a·b| (≈ 2^-53 per term) instead of γ_cols of float32 — on rows thousands of
+// entries wide (a conv layer's 3136 outputs) that is the difference between an error term far
+// below the network's own rounding allowance and one ten times above it. The error weights
+// Σ|a|·w stay float32 sums of non-negative terms (the caller undoes their shrinkage).
+
+// Σ of the two float64 lanes of two accumulators, in a fixed order.
+// @ts-ignore: decorator
+@inline
+function hsum64(a: v128, b: v128): f64 {
+  return (f64x2.extract_lane(a, 0) + f64x2.extract_lane(a, 1)) + (f64x2.extract_lane(b, 0) + f64x2.extract_lane(b, 1));
+}
+
+/**
+ * relaxRows with the constant in float64: each coefficient a becomes a·al (a ≥ 0) or a·au
+ * (a < 0) in place (float32, one rounding), cOut[r] (f64) = Σ_{a<0} a·bu, eOut[r] (f32) =
+ * Σ |a|·w.
+ */
+export function relaxRows64(
+  a: usize, cols: i32, offs: usize, samples: i32,
+  al: usize, au: usize, bu: usize, w: usize, cOut: usize, eOut: usize,
+): void {
+  const zero = f32x4.splat(0);
+  const c4 = cols & ~3;
+  const rowBytes = <usize>cols * 4;
+  for (let s = 0; s < samples; s++) {
+    const r0 = load<i32>(offs + <usize>s * 4);
+    const r1 = load<i32>(offs + <usize>(s + 1) * 4);
+    const vb = <usize>s * rowBytes;
+    for (let r = r0; r < r1; r++) {
+      const row = a + <usize>r * rowBytes;
+      let c0 = f64x2.splat(0);
+      let c1 = f64x2.splat(0);
+      let eacc = zero;
+      let k = 0;
+      for (; k < c4; k += 4) {
+        const o = <usize>k * 4;
+        const av = v128.load(row + o);
+        const pos = f32x4.ge(av, zero);
+        const slope = v128.bitselect(v128.load(al + vb + o), v128.load(au + vb + o), pos);
+        v128.store(row + o, f32x4.mul(av, slope));
+        const neg = v128.andnot(av, pos); // a where a < 0, else +0
+        const bv = v128.load(bu + vb + o);
+        c0 = f64x2.add(c0, f64x2.mul(lo64of(neg), lo64of(bv)));
+        c1 = f64x2.add(c1, f64x2.mul(hi64of(neg), hi64of(bv)));
+        eacc = f32x4.add(eacc, f32x4.mul(f32x4.abs(av), v128.load(w + vb + o)));
+      }
+      let cs = hsum64(c0, c1);
+      let es = hsum(eacc);
+      for (; k < cols; k++) {
+        const o = <usize>k * 4;
+        const av = load<f32>(row + o);
+        if (av >= 0) {
+          store<f32>(row + o, av * load<f32>(al + vb + o));
+        } else {
+          store<f32>(row + o, av * load<f32>(au + vb + o));
+          cs += <f64>av * <f64>load<f32>(bu + vb + o);
+        }
+        es += abs<f32>(av) * load<f32>(w + vb + o);
+      }
+      store<f64>(cOut + <usize>r * 8, cs);
+      store<f32>(eOut + <usize>r * 4, es);
+    }
+  }
+}
+
+/**
+ * rowDots with the constant in float64: cOut[r] (f64) = Σ a·b (b one vector of cols values
+ * shared by all rows: a layer's bias, per output), eOut[r] (f32) = Σ |a|·w (w per sample).
+ */
+export function rowDots64(
+  a: usize, cols: i32, offs: usize, samples: i32, b: usize, w: usize, cOut: usize, eOut: usize,
+): void {
+  const zero = f32x4.splat(0);
+  const c4 = cols & ~3;
+  const rowBytes = <usize>cols * 4;
+  for (let s = 0; s < samples; s++) {
+    const r0 = load<i32>(offs + <usize>s * 4);
+    const r1 = load<i32>(offs + <usize>(s + 1) * 4);
+    const vb = <usize>s * rowBytes;
+    for (let r = r0; r < r1; r++) {
+      const row = a + <usize>r * rowBytes;
+      let c0 = f64x2.splat(0);
+      let c1 = f64x2.splat(0);
+      let eacc = zero;
+      let k = 0;
+      for (; k < c4; k += 4) {
+        const o = <usize>k * 4;
+        const av = v128.load(row + o);
+        const bv = v128.load(b + o);
+        c0 = f64x2.add(c0, f64x2.mul(lo64of(av), lo64of(bv)));
+        c1 = f64x2.add(c1, f64x2.mul(hi64of(av), hi64of(bv)));
+        eacc = f32x4.add(eacc, f32x4.mul(f32x4.abs(av), v128.load(w + vb + o)));
+      }
+      let cs = hsum64(c0, c1);
+      let es = hsum(eacc);
+      for (; k < cols; k++) {
+        const o = <usize>k * 4;
+        const av = load<f32>(row + o);
+        cs += <f64>av * <f64>load<f32>(b + o);
+        es += abs<f32>(av) * load<f32>(w + vb + o);
+      }
+      store<f64>(cOut + <usize>r * 8, cs);
+      store<f32>(eOut + <usize>r * 4, es);
+    }
+  }
+}
+
+/**
+ * concretizeRows with the value in float64: vOut[r] (f64) = Σ a·(a ≥ 0 ? lo : hi),
+ * eOut[r] (f32) = Σ |a|·m.
+ */
+export function concretizeRows64(
+  a: usize, cols: i32, offs: usize, samples: i32, lo: usize, hi: usize, m: usize, vOut: usize, eOut: usize,
+): void {
+  const zero = f32x4.splat(0);
+  const c4 = cols & ~3;
+  const rowBytes = <usize>cols * 4;
+  for (let s = 0; s < samples; s++) {
+    const r0 = load<i32>(offs + <usize>s * 4);
+    const r1 = load<i32>(offs + <usize>(s + 1) * 4);
+    const vb = <usize>s * rowBytes;
+    for (let r = r0; r < r1; r++) {
+      const row = a + <usize>r * rowBytes;
+      let v0 = f64x2.splat(0);
+      let v1 = f64x2.splat(0);
+      let eacc = zero;
+      let k = 0;
+      for (; k < c4; k += 4) {
+        const o = <usize>k * 4;
+        const av = v128.load(row + o);
+        const at = v128.bitselect(v128.load(lo + vb + o), v128.load(hi + vb + o), f32x4.ge(av, zero));
+        v0 = f64x2.add(v0, f64x2.mul(lo64of(av), lo64of(at)));
+        v1 = f64x2.add(v1, f64x2.mul(hi64of(av), hi64of(at)));
+        eacc = f32x4.add(eacc, f32x4.mul(f32x4.abs(av), v128.load(m + vb + o)));
+      }
+      let vs = hsum64(v0, v1);
+      let es = hsum(eacc);
+      for (; k < cols; k++) {
+        const o = <usize>k * 4;
+        const av = load<f32>(row + o);
+        vs += <f64>av * <f64>(av >= 0 ? load<f32>(lo + vb + o) : load<f32>(hi + vb + o));
+        es += abs<f32>(av) * load<f32>(m + vb + o);
+      }
+      store<f64>(vOut + <usize>r * 8, vs);
+      store<f32>(eOut + <usize>r * 4, es);
+    }
+  }
+}
+
+/**
+ * The starting rows of a conv layer's intermediate bounds, pushed through the layer exactly:
+ * row r is +(row j of the layer's matrix) when idx[r] = j ≥ 0, −(row j) when idx[r] = −j − 1,
+ * with output neuron j = (co, oy, ox) of the NCHW output [cout, oh, ow]: zero except the
+ * weights W[co, ci, ky, kx] (w: [cout, cin, k, k]) at input (ci, oy·stride − pad + ky,
+ * ox·stride − pad + kx) where that lies inside the cin × h × wd input (padding taps dropped).
+ */
+export function convUnitRows(
+  w: usize, cin: i32, h: i32, wd: i32, k: i32, stride: i32, pad: i32, oh: i32, ow: i32,
+  idx: usize, rows: i32, dst: usize,
+): void {
+  const rowBytes = <usize>cin * <usize>h * <usize>wd * 4;
+  const plane = oh * ow;
+  const kk = k * k;
+  for (let r = 0; r < rows; r++) {
+    const t = load<i32>(idx + <usize>r * 4);
+    const j = t >= 0 ? t : -t - 1;
+    const co = j / plane;
+    const p = j - co * plane;
+    const oy = p / ow;
+    const ox = p - oy * ow;
+    const to = dst + <usize>r * rowBytes;
+    memory.fill(to, 0, rowBytes);
+    const iy0 = oy * stride - pad;
+    const ix0 = ox * stride - pad;
+    for (let ci = 0; ci < cin; ci++) {
+      const wb = w + <usize>((co * cin + ci) * kk) * 4;
+      for (let ky = 0; ky < k; ky++) {
+        const iy = iy0 + ky;
+        if (iy < 0 || iy >= h) continue;
+        const rb = to + <usize>((ci * h + iy) * wd) * 4;
+        for (let kx = 0; kx < k; kx++) {
+          const ix = ix0 + kx;
+          if (ix < 0 || ix >= wd) continue;
+          const v = load<f32>(wb + <usize>(ky * k + kx) * 4);
+          store<f32>(rb + <usize>ix * 4, t >= 0 ? v : -v);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Windows of per-sample vectors (C × H × W planes, sampleStride floats apart): for window q
+ * (seg[3q] = sample, seg[3q+1] = y0, seg[3q+2] = x0), dst block q (C × wh × ww, blocks packed)
+ * holds src[sample][c, y0 + dy, x0 + dx], or 0 where (y0 + dy, x0 + dx) lies outside the
+ * H × W plane (the padding around a layer's input, which holds no neuron).
+ */
+export function gatherWindows(
+  src: usize, sampleStride: i32, C: i32, H: i32, W: i32, wh: i32, ww: i32, seg: usize, nseg: i32, dst: usize,
+): void {
+  const block = <usize>C * <usize>wh * <usize>ww * 4;
+  for (let q = 0; q < nseg; q++) {
+    const s = load<i32>(seg + <usize>q * 12);
+    const y0 = load<i32>(seg + <usize>q * 12 + 4);
+    const x0 = load<i32>(seg + <usize>q * 12 + 8);
+    const to = dst + <usize>q * block;
+    memory.fill(to, 0, block);
+    const xa = max(0, x0);
+    const xb = min(W, x0 + ww);
+    if (xb <= xa) continue;
+    const len = <usize>(xb - xa) * 4;
+    const from = src + <usize>s * <usize>sampleStride * 4;
+    for (let c = 0; c < C; c++) {
+      for (let dy = 0; dy < wh; dy++) {
+        const y = y0 + dy;
+        if (y < 0 || y >= H) continue;
+        memory.copy(
+          to + <usize>((c * wh + dy) * ww + (xa - x0)) * 4,
+          from + <usize>((c * H + y) * W + xa) * 4,
+          len,
+        );
+      }
+    }
+  }
+}

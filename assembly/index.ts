@@ -7,7 +7,7 @@ export {
   axpy, scale, sumSquares, countNonFinite, sgdStep, adamStep,
 } from "./elementwise";
 export { softmaxCrossEntropy, argmaxRows } from "./loss";
-export { linfBox, relaxRows, rowDots, concretizeRows, gatherSignedRows, gatherCols, negatePairs, absInto, ibpRadius, boxFromBounds, reluRelax, foldLast, foldedRows } from "./bounds";
+export { linfBox, relaxRows, rowDots, concretizeRows, gatherSignedRows, gatherCols, negatePairs, absInto, ibpRadius, boxFromBounds, reluRelax, foldLast, foldedRows, relaxRows64, rowDots64, concretizeRows64, convUnitRows, gatherWindows } from "./bounds";
 export { dgemm, dgemmWorkBytes, dgemv, householderQr, householderQ, jacobiSweep, dsumSquares, dsubAxpy, dpcpUpdate, daltprojUpdate, ssubAxpy, spcpUpdate, saltprojUpdate, ssumSquares64 } from "./linalg";
 export { hash32, uniformRows, linfStep, l2Step } from "./attack";
 export {

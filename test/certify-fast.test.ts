@@ -1,7 +1,8 @@
 // The batched float32 bound path (src/certify/fast.ts): agreement with the float64 reference
 // (bounds.ts marginBounds) on random and trained nets, soundness on sampled points and box
-// corners, the float32 widening rule, the float64 mode and the fallback for conv nets, bad
+// corners, the float32 widening rule, the float64 mode and the fallback for pooling nets, bad
 // input, and the per-entry kernels of assembly/bounds.ts against the JavaScript they replaced.
+// Conv nets: test/certify-fast-conv.test.ts.
 import test from "ava";
 import { Model } from "../src/nn/model.js";
 import type { LayerSpec } from "../src/nn/layer.js";
@@ -248,16 +249,19 @@ test("batching: deterministic, and the same bounds at any batch size up to float
   }
 });
 
-test("precision float64 and conv nets use the float64 path", (t) => {
+test("precision float64, pooling nets and other methods use the float64 path; conv nets do not", (t) => {
   const m = net([1, 3, 4], NETS[0].layers, 4);
   const { x, y } = inputs(m, 3, new Stream(6, 6));
   t.deepEqual(fastMarginBounds(m, x, y, { method: "crown", eps: 0.05, precision: "float64" }), marginBounds(m, x, y, { method: "crown", eps: 0.05 }));
   const conv = net([1, 5, 5], [{ type: "conv2d", inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 0 }, relu, flatten, dense(18, 3)], 2);
-  t.regex(fastPathSupport(conv) ?? "", /conv2d/);
+  t.is(fastPathSupport(conv), null);
+  const pooled = net([1, 5, 5], [{ type: "conv2d", inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: 0 }, relu, { type: "avgpool2d", kernel: 2, stride: 1 }, flatten, dense(8, 3)], 2);
+  t.regex(fastPathSupport(pooled) ?? "", /avgpool2d/);
   t.regex(fastPathSupport(m, "dual") ?? "", /dual/);
   t.deepEqual(fastMarginBounds(m, x, y, { method: "dual", eps: 0.05 }), marginBounds(m, x, y, { method: "dual", eps: 0.05 }));
   const xc = Float32Array.from({ length: 2 * 25 }, (_, i) => (i % 7) / 7);
-  t.deepEqual(fastMarginBounds(conv, xc, [0, 2], { method: "crown-ibp", eps: 0.05 }), marginBounds(conv, xc, [0, 2], { method: "crown-ibp", eps: 0.05 }));
+  t.deepEqual(fastMarginBounds(pooled, xc, [0, 2], { method: "crown-ibp", eps: 0.05 }), marginBounds(pooled, xc, [0, 2], { method: "crown-ibp", eps: 0.05 }));
+  t.deepEqual(fastMarginBounds(conv, xc, [0, 2], { method: "crown-ibp", eps: 0.05, precision: "float64" }), marginBounds(conv, xc, [0, 2], { method: "crown-ibp", eps: 0.05 }));
 });
 
 test("bad input is a one-line error", (t) => {

@@ -51,3 +51,13 @@ export function ceil32(v: number): number {
 export function bump(v: number): number {
   return v + Math.abs(v) * 2 ** -45;
 }
+
+/** float64 unit roundoff. */
+export const U64 = 2 ** -53;
+
+/** γ_n = n·u / (1 − n·u) for float64 (sums that a kernel accumulates in float64). */
+export function gamma64(n: number): number {
+  const nu = n * U64;
+  if (nu >= 0.5) throw new Error(`float64 rounding bound undefined for sums of ${n} terms`);
+  return nu / (1 - nu);
+}

@@ -43,7 +43,7 @@ export function registerCertify(program: Command): void {
     .option("--eps <x>", "L∞ radius (required unless --vnnlib)", num("--eps", { min: 0 }))
     .option("--vnnlib <file>", "verify a VNN-COMP property (input box, output constraints) instead of --data/--eps")
     .option("--method <name>", `bound method: ${CERTIFY_METHODS.join(", ")}`, oneOf("--method", CERTIFY_METHODS), "crown")
-    .option("--precision <p>", "float32: batched WASM bounds for Dense/ReLU nets (sound for the float32 network); float64: the reference path", oneOf("--precision", ["float32", "float64"] as const), "float32")
+    .option("--precision <p>", "float32: batched WASM bounds for Dense/Conv/ReLU nets (sound for the float32 network); float64: the reference path", oneOf("--precision", ["float32", "float64"] as const), "float32")
     .option("--time-limit <s>", "lp/milp/auto: solver time limit per margin (per disjunct with --vnnlib), seconds; LP tightening gets as long again", num("--time-limit", { min: 0 }), 10)
     .option("--node-limit <n>", "milp/auto: branch-and-bound nodes per margin (per disjunct with --vnnlib; a deterministic budget: verdicts then do not depend on load or --workers unless --time-limit is hit)", int("--node-limit", 0))
     .option("--tighten <mode>", "lp/milp/auto: intermediate bounds of the LP/MILP: lp (each unstable neuron re-bounded by LPs; the MILP's default) or none (CROWN's; the LP's default)", oneOf("--tighten", TIGHTEN_MODES))
