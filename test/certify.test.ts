@@ -460,6 +460,9 @@ test("lp, milp and auto verdicts: sound, never looser than CROWN, auto says whic
   for (const s of byMethod.auto.samples) {
     if (s.verdict === "certified") t.true(["ibp", "crown", "alpha-crown", "milp"].includes(s.decidedBy));
   }
+  // The MILP is exact with CROWN's big-M constants too (the default tightens them by LPs).
+  const plain = await certify(m, x, y, { method: "milp", eps, steps: 20, timeLimit: 20, tighten: "none" });
+  t.deepEqual(plain.counts, byMethod.milp.counts);
 });
 
 test("bad input: negative ε, unknown method, wrong sizes are one-line errors", (t) => {
