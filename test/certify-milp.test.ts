@@ -17,6 +17,7 @@ import { milpMarginBounds } from "../src/certify/milp.js";
 import { newTightenStats } from "../src/certify/tighten.js";
 import { samplePoints } from "./helpers/box.js";
 import { dense, flatten, net, relu } from "./helpers/nets.js";
+import { linearRegions } from "./helpers/regions.js";
 
 
 
@@ -25,8 +26,6 @@ function randomInput(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => Math.fround(0.2 + 0.6 * r.next()));
 }
 
-/** Affine functions of x (n0 coefficients + constant), one per neuron, for Dense nets. */
-type Affine = Float64Array[];
 
 /**
  * The exact minimum of each margin over the box by enumeration: IBP fixes the stable
@@ -37,48 +36,9 @@ async function bruteForce(ops: Op[], classes: number, x: Float32Array, label: nu
   const h = await loadHighs();
   const [lo0, hi0] = inputBox(x, eps, { lo: 0, hi: 1 });
   const n0 = x.length;
-  const folded = foldSpec(ops, classes, label);
-  const { boxes } = propagate(folded, lo0, hi0, { method: "ibp" });
-  const unstableAt: [number, number][] = [];
-  folded.forEach((op, i) => {
-    if (op.kind !== "relu") return;
-    for (let k = 0; k < op.size; k++) if (boxes[i][0][k] < 0 && boxes[i][1][k] > 0) unstableAt.push([i, k]);
-  });
+  const { unstable, regions } = linearRegions(foldSpec(ops, classes, label), lo0, hi0);
   const min = new Float64Array(classes).fill(Infinity);
-  for (let pattern = 0; pattern < 2 ** unstableAt.length; pattern++) {
-    let v: Affine = Array.from({ length: n0 }, (_, i) => {
-      const a = new Float64Array(n0 + 1);
-      a[i] = 1;
-      return a;
-    });
-    const rows: { a: Float64Array; lo: number; hi: number }[] = [];
-    let bit = 0;
-    folded.forEach((op, i) => {
-      if (op.kind === "relu") {
-        v = v.map((a, k) => {
-          const [l, u] = [boxes[i][0][k], boxes[i][1][k]];
-          if (u <= 0) return new Float64Array(n0 + 1);
-          if (l >= 0) return a;
-          const on = ((pattern >> bit++) & 1) === 1;
-          // a·x + c ≥ 0 (on) or ≤ 0 (off), as a row over x: lo ≤ a·x ≤ hi.
-          rows.push(on ? { a, lo: -a[n0], hi: Infinity } : { a, lo: -Infinity, hi: -a[n0] });
-          return on ? a : new Float64Array(n0 + 1);
-        });
-        return;
-      }
-      if (!(op instanceof DenseOp)) throw new Error("bruteForce takes Dense nets");
-      const next: Affine = [];
-      for (let o = 0; o < op.outSize; o++) {
-        const a = new Float64Array(n0 + 1);
-        a[n0] = op.b[o];
-        for (let k = 0; k < op.inSize; k++) {
-          const w = op.w[o * op.inSize + k];
-          for (let t = 0; t <= n0; t++) a[t] += w * v[k][t];
-        }
-        next.push(a);
-      }
-      v = next;
-    });
+  for (const { rows, out: v } of regions) {
     const inf = h.infinity;
     const m = h.createModel({
       numCols: n0, numRows: rows.length, colCost: new Float64Array(n0), colLower: lo0, colUpper: hi0,
@@ -104,7 +64,7 @@ async function bruteForce(ops: Op[], classes: number, x: Float32Array, label: nu
       m.dispose();
     }
   }
-  return { min, unstable: unstableAt.length };
+  return { min, unstable };
 }
 
 /** Float32 points of the ball around x: corners, near-corners and uniform draws. */

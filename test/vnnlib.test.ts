@@ -10,7 +10,7 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Stream } from "../src/core/random.js";
-import { BOUND_METHODS, propagate } from "../src/certify/bounds.js";
+import { BOUND_METHODS } from "../src/certify/bounds.js";
 import { lpConjunction, milpConjunction, type PointCheck } from "../src/certify/conjunction.js";
 import { loadHighs } from "../src/certify/highs.js";
 import { networkOps, type Op } from "../src/certify/network.js";
@@ -20,6 +20,7 @@ import { parseVnnlib, type VnnDisjunct } from "../src/io/vnnlib.js";
 import type { LayerSpec } from "../src/nn/layer.js";
 import { Model } from "../src/nn/model.js";
 import { bulwark, ROOT, tmp } from "./helpers/cli.js";
+import { linearRegions } from "./helpers/regions.js";
 import { runForward, testArena } from "./helpers/layercheck.js";
 
 const decl = (nx: number, ny: number) =>
@@ -279,41 +280,11 @@ test("soundness: certified specs are never broken, counterexamples are real, bou
 async function exactMin(ops: Op[], dj: VnnDisjunct, outputs: number): Promise<{ min: number; unstable: number }> {
   const h = await loadHighs();
   const n0 = dj.inputLo.length;
-  const { boxes } = propagate(ops, dj.inputLo, dj.inputHi, { method: "ibp" });
-  const unstableAt: number[] = [];
-  ops.forEach((op, i) => {
-    if (op.kind === "relu") for (let k = 0; k < op.size; k++) if (boxes[i][0][k] < 0 && boxes[i][1][k] > 0) unstableAt.push(i);
-  });
+  const { unstable, regions } = linearRegions(ops, dj.inputLo, dj.inputHi);
   let min = Infinity;
-  for (let pattern = 0; pattern < 2 ** unstableAt.length; pattern++) {
-    // v[k]: neuron k as n0 coefficients and a constant.
-    let v = Array.from({ length: n0 }, (_, i) => Float64Array.from({ length: n0 + 1 }, (_, t) => (t === i ? 1 : 0)));
-    // Rows over the columns (x_0..x_{n0−1}, t): lo ≤ a·(x, t) ≤ hi.
-    const rows: { a: Float64Array; lo: number; hi: number }[] = [];
-    const xRow = (f: Float64Array) => Float64Array.from({ length: n0 + 1 }, (_, c) => (c < n0 ? f[c] : 0));
-    let bit = 0;
-    ops.forEach((op, i) => {
-      if (op.kind === "relu") {
-        v = v.map((a, k) => {
-          const [l, u] = [boxes[i][0][k], boxes[i][1][k]];
-          if (u <= 0) return new Float64Array(n0 + 1);
-          if (l >= 0) return a;
-          const on = ((pattern >> bit++) & 1) === 1;
-          // a·x + c ≥ 0 (on) or ≤ 0 (off).
-          rows.push(on ? { a: xRow(a), lo: -a[n0], hi: Infinity } : { a: xRow(a), lo: -Infinity, hi: -a[n0] });
-          return on ? a : new Float64Array(n0 + 1);
-        });
-        return;
-      }
-      // W·col through apply: apply(col) − apply(0) for the x parts, apply(col) for the constant.
-      const zero = op.apply(new Float64Array(op.inSize));
-      const next = Array.from({ length: op.outSize }, () => new Float64Array(n0 + 1));
-      for (let c = 0; c <= n0; c++) {
-        const y = op.apply(Float64Array.from(v, (a) => a[c]));
-        for (let o = 0; o < op.outSize; o++) next[o][c] = c < n0 ? y[o] - zero[o] : y[o];
-      }
-      v = next;
-    });
+  for (const { rows: xRows, out: v } of regions) {
+    // Rows over the columns (x_0..x_{n0−1}, t): lo ≤ a·(x, t) ≤ hi (the region's rows have t's entry 0).
+    const rows = [...xRows];
     // t − Σ_j C_rj·(a_j·x) ≥ Σ_j C_rj·c_j − d_r.
     for (let r = 0; r < dj.rows; r++) {
       const a = new Float64Array(n0 + 1);
@@ -349,7 +320,7 @@ async function exactMin(ops: Op[], dj: VnnDisjunct, outputs: number): Promise<{ 
       m.dispose();
     }
   }
-  return { min, unstable: unstableAt.length };
+  return { min, unstable };
 }
 
 const NO_CHECK: PointCheck = { lo: new Float32Array(0), hi: new Float32Array(0), holds: () => false };
