@@ -32,14 +32,18 @@ export class ShardedEngine {
   private load(data: Dataset, idx: Uint32Array): ShardPayload[] {
     const payloads: ShardPayload[] = [];
     for (let s = 0, off = 0; off < idx.length; s++, off += this.shardSize) {
-      const r = this.regions[s];
-      if (!r) throw new Error(`batch of ${idx.length} exceeds the engine's ${this.regions.length} shards of ${this.shardSize}`);
-      const rows = idx.subarray(off, Math.min(off + this.shardSize, idx.length));
-      gather(data, rows, r.x0, r.plan.labels);
-      r.samples.set(rows);
-      payloads.push({ arch: this.model.arch, params: this.model.params.ptr, region: r.start, capacity: this.shardSize, n: rows.length });
+      if (!this.regions[s]) throw new Error(`batch of ${idx.length} exceeds the engine's ${this.regions.length} shards of ${this.shardSize}`);
+      payloads.push(this.fill(s, data, idx.subarray(off, Math.min(off + this.shardSize, idx.length))));
     }
     return payloads;
+  }
+
+  /** Fills region s with the rows `rows` of data; returns its payload base. */
+  private fill(s: number, data: Dataset, rows: Uint32Array): ShardPayload {
+    const r = this.regions[s];
+    gather(data, rows, r.x0, r.plan.labels);
+    r.samples.set(rows);
+    return { arch: this.model.arch, params: this.model.params.ptr, region: r.start, capacity: this.shardSize, n: rows.length };
   }
 
   /** One step's gradient (batch mean) into model.grads; returns the summed loss and hits. */
@@ -62,16 +66,23 @@ export class ShardedEngine {
   }
 
   /**
-   * Runs a shard task over the rows `indices` of data, as many shards at a time as there are
-   * regions; returns the shards' results in index order.
+   * Runs a shard task over the rows `indices` of data; returns the shards' results in index
+   * order. On a pool each region takes the next shard as soon as its own comes back, so no
+   * shard waits for the slowest of a wave; results land by shard index, never by which region
+   * or worker ran them. Inline, the shards run one after another.
    */
   async map<R>(task: string, data: Dataset, indices: Uint32Array, extra: object): Promise<R[]> {
-    const out: R[] = [];
-    const per = this.regions.length * this.shardSize;
-    for (let off = 0; off < indices.length; off += per) {
-      const idx = indices.subarray(off, Math.min(off + per, indices.length));
-      out.push(...await this.executor.run<R>(task, this.load(data, idx).map((p) => ({ ...p, ...extra }))));
-    }
+    const shards = Math.ceil(indices.length / this.shardSize);
+    const out = new Array<R>(shards);
+    let next = 0;
+    const lane = async (s: number): Promise<void> => {
+      for (let k = next++; k < shards; k = next++) {
+        const rows = indices.subarray(k * this.shardSize, Math.min((k + 1) * this.shardSize, indices.length));
+        out[k] = (await this.executor.run<R>(task, [{ ...this.fill(s, data, rows), ...extra }]))[0];
+      }
+    };
+    const lanes = this.executor.workers > 0 ? Math.min(this.regions.length, shards) : 1;
+    await Promise.all(Array.from({ length: lanes }, (_, s) => lane(s)));
     return out;
   }
 
