@@ -20,6 +20,7 @@ import { convForward, convLayer, convTransposed, windowGeom, type ConvL } from "
 import { logitMargins } from "../src/certify/verdict.js";
 import { gamma32, gamma64, grow32 } from "../src/certify/rounding32.js";
 import { samplePoints } from "./helpers/box.js";
+import { soundBelowExact } from "./helpers/sound.js";
 import { conv, dense, flatten, net, pool, relu, SMALL_NETS, type NetSpec } from "./helpers/nets.js";
 
 /**
@@ -202,17 +203,7 @@ test("a conv net whose raw float32 bounds go above the exact ones: the sound bou
   let rawAbove = 0;
   for (const method of FAST_METHODS) {
     for (const pure of [false, true]) {
-      const o: FastBoundOptions = { method, eps: 0.01, clip: { lo: 0.5, hi: 0.5 + 2 ** -20 }, pure, rounding: "none" };
-      const exact = marginBounds(m, x, y, o);
-      const raw = fastMarginBounds(m, x, y, { ...o, errorTerms: false });
-      const sound = fastMarginBounds(m, x, y, o);
-      exact.forEach((e, s) => {
-        for (let j = 0; j < 3; j++) {
-          if (j === y[s]) continue;
-          if (raw[s].lower[j] > e.lower[j]) rawAbove++;
-          t.true(sound[s].lower[j] <= e.lower[j], `${method}: sound ${sound[s].lower[j]} above exact ${e.lower[j]}`);
-        }
-      });
+      rawAbove += soundBelowExact(t, m, x, y, { method, eps: 0.01, clip: { lo: 0.5, hi: 0.5 + 2 ** -20 }, pure, rounding: "none" });
     }
   }
   t.true(rawAbove > 0, "the raw float32 bounds never exceeded the exact ones: the test lost its point");
@@ -265,20 +256,11 @@ test.serial("trained cnn-small: agreement with float64, sound at sampled points 
 // ---------------------------------------------------------------------------------------
 // Kernels (assembly/bounds.ts) and the conv wrappers (fast-conv.ts) against plain JavaScript.
 
-interface ConvKernels extends Kernels {
-  relaxRows64(a: number, cols: number, offs: number, samples: number, al: number, au: number, bu: number, w: number, cOut: number, eOut: number): void;
-  rowDots64(a: number, cols: number, offs: number, samples: number, b: number, w: number, cOut: number, eOut: number): void;
-  concretizeRows64(a: number, cols: number, offs: number, samples: number, lo: number, hi: number, m: number, vOut: number, eOut: number): void;
-  convUnitRows(w: number, cin: number, h: number, wd: number, k: number, stride: number, pad: number, oh: number, ow: number, idx: number, rows: number, dst: number): void;
-  gatherWindows(src: number, sampleStride: number, C: number, H: number, W: number, wh: number, ww: number, seg: number, nseg: number, dst: number): void;
-  reluRelax(nn: number, lo: number, hi: number, al: number, au: number, bu: number, w: number): void;
-}
-
-function scratch(): { k: ConvKernels; arena: Arena; f32: (n: number) => Float32Array; f64: (n: number) => Float64Array; i32: (n: number) => Int32Array; at: (v: ArrayBufferView) => number } {
+function scratch(): { k: Kernels; arena: Arena; f32: (n: number) => Float32Array; f64: (n: number) => Float64Array; i32: (n: number) => Int32Array; at: (v: ArrayBufferView) => number } {
   const rt = runtime();
   const arena = new Arena(rt, defaultArena(rt).used + (1 << 16));
   return {
-    k: rt.k as ConvKernels,
+    k: rt.k,
     arena,
     f32: (n) => arena.f32(n).f32,
     f64: (n) => new Float64Array(rt.memory.buffer, arena.bytes(n * 8), n),

@@ -4,6 +4,7 @@
 // input, and the per-entry kernels of assembly/bounds.ts against the JavaScript they replaced.
 // Conv nets: test/certify-fast-conv.test.ts.
 import test from "ava";
+import type { Kernels } from "../src/core/kernels.js";
 import { Model } from "../src/nn/model.js";
 import type { LayerSpec } from "../src/nn/layer.js";
 import { Stream } from "../src/core/random.js";
@@ -15,6 +16,7 @@ import { FAST_METHODS, fastMarginBounds, fastPathSupport, type FastBoundOptions,
 import { logitMargins } from "../src/certify/verdict.js";
 import { trainedMlp } from "./helpers/trained.js";
 import { samplePoints } from "./helpers/box.js";
+import { soundBelowExact } from "./helpers/sound.js";
 import { dense, flatten, net, relu } from "./helpers/nets.js";
 import { bump, gamma32, grow32, up32 } from "../src/certify/rounding32.js";
 
@@ -166,17 +168,7 @@ test("the widening covers float32 rounding where the raw float32 bound would be 
   const y = Array.from({ length: n }, (_, i) => i % 3);
   let rawAbove = 0;
   for (const method of FAST_METHODS) {
-    const o: FastBoundOptions = { method, eps: 1e-4, rounding: "none" };
-    const exact = marginBounds(m, x, y, o);
-    const raw = fastMarginBounds(m, x, y, { ...o, errorTerms: false });
-    const sound = fastMarginBounds(m, x, y, o);
-    exact.forEach((e, s) => {
-      for (let j = 0; j < 3; j++) {
-        if (j === y[s]) continue;
-        if (raw[s].lower[j] > e.lower[j]) rawAbove++;
-        t.true(sound[s].lower[j] <= e.lower[j], `${method}: sound ${sound[s].lower[j]} above exact ${e.lower[j]}`);
-      }
-    });
+    rawAbove += soundBelowExact(t, m, x, y, { method, eps: 1e-4, rounding: "none" });
   }
   t.true(rawAbove > 0, "the raw float32 bounds never exceeded the exact ones: the test lost its point");
 });
@@ -283,24 +275,11 @@ test("bad input is a one-line error", (t) => {
 // The per-entry kernels of fast.ts (assembly/bounds.ts) against the JavaScript they replaced:
 // the same float64 operations, so the same bits.
 
-/** The bound kernels these tests call (pointers are byte addresses). */
-interface BoundKernels {
-  ibpRadius(n: number, cols: number, cv: number, av: number, bias: number, hasE: number, withBox: number, allowance: number,
-    growNet: number, gNet: number, grow: number, g: number, lo: number, hi: number, w: number, e: number): void;
-  boxFromBounds(nn: number, lo: number, hi: number, e: number, relu: number, hasE: number, c: number, r: number, m: number, eo: number): void;
-  reluRelax(nn: number, lo: number, hi: number, al: number, au: number, bu: number, w: number): void;
-  foldLast(w: number, b: number, classes: number, cols: number, y: number, wOut: number, bOut: number): void;
-  foldedRows(n: number, classes: number, cols: number, tabs: number, labels: number, c: number, r: number, m: number, out: number): void;
-  linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number, lo: number, hi: number, c: number, r: number, m: number): number;
-  gemm(transA: number, transB: number, M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, accumulate: number, work: number): void;
-  gemmWorkBytes(): number;
-}
-
-function scratch(): { k: BoundKernels; f32: (n: number) => Float32Array; f64: (n: number) => Float64Array; i32: (n: number) => Int32Array; at: (v: ArrayBufferView) => number } {
+function scratch(): { k: Kernels; f32: (n: number) => Float32Array; f64: (n: number) => Float64Array; i32: (n: number) => Int32Array; at: (v: ArrayBufferView) => number } {
   const rt = runtime();
   const arena = new Arena(rt, defaultArena(rt).used + (1 << 16));
   return {
-    k: rt.k as unknown as BoundKernels,
+    k: rt.k,
     f32: (n) => arena.f32(n).f32,
     f64: (n) => {
       const ptr = arena.bytes(n * 8);

@@ -226,24 +226,7 @@ function addr(view: Float32Array | Float64Array): number {
   return view.byteOffset;
 }
 
-/** The kernels of assembly/bounds.ts beyond kernels.ts's Kernels (pointers are byte addresses). */
-interface BoundKernels extends Kernels {
-  /** Returns 1 if some x is not finite, else 0. */
-  linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number,
-    lo: number, hi: number, c: number, r: number, m: number): number;
-  ibpRadius(n: number, cols: number, cv: number, av: number, bias: number, hasE: number, withBox: number, allowance: number,
-    growNet: number, gNet: number, grow: number, g: number, lo: number, hi: number, w: number, e: number): void;
-  boxFromBounds(nn: number, lo: number, hi: number, e: number, relu: number, hasE: number, c: number, r: number, m: number, eo: number): void;
-  reluRelax(nn: number, lo: number, hi: number, al: number, au: number, bu: number, w: number): void;
-  foldLast(w: number, b: number, classes: number, cols: number, y: number, wOut: number, bOut: number): void;
-  foldedRows(n: number, classes: number, cols: number, tabs: number, labels: number, c: number, r: number, m: number, out: number): void;
-  /** relaxRows, rowDots and concretizeRows with the constant (cOut, vOut) accumulated and stored in float64. */
-  relaxRows64(a: number, cols: number, offs: number, samples: number, al: number, au: number, bu: number, w: number, cOut: number, eOut: number): void;
-  rowDots64(a: number, cols: number, offs: number, samples: number, b: number, w: number, cOut: number, eOut: number): void;
-  concretizeRows64(a: number, cols: number, offs: number, samples: number, lo: number, hi: number, m: number, vOut: number, eOut: number): void;
-  convUnitRows(w: number, cin: number, h: number, wd: number, k: number, stride: number, pad: number, oh: number, ow: number, idx: number, rows: number, dst: number): void;
-  gatherWindows(src: number, sampleStride: number, C: number, H: number, W: number, wh: number, ww: number, seg: number, nseg: number, dst: number): void;
-}
+// The kernels a build older than fast.ts lacks (checked once per net, for a clear error).
 const BOUND_KERNELS = ["ibpRadius", "boxFromBounds", "reluRelax", "foldLast", "foldedRows", "relaxRows64", "rowDots64", "concretizeRows64", "convUnitRows", "gatherWindows"] as const;
 
 /** A float64 array of `length` entries in the arena (not zero-filled when the arena does not zero). */
@@ -293,7 +276,7 @@ interface Windows {
 
 class FastNet {
   readonly ops: FastOp[] = [];
-  readonly k: BoundKernels;
+  readonly k: Kernels;
   readonly work: number;
   readonly classes: number;
   readonly dim: number;
@@ -321,7 +304,7 @@ class FastNet {
 
   constructor(readonly model: Model, readonly arena: Arena, errorTerms = true, readonly windows = true, readonly chunkFloats = CHUNK_FLOATS) {
     this.errScale = errorTerms ? 1 : 0;
-    this.k = arena.rt.k as BoundKernels;
+    this.k = arena.rt.k;
     for (const name of BOUND_KERNELS) {
       if (typeof this.k[name] !== "function") throw new Error(`the WASM core lacks the bound kernel '${name}': export it in assembly/index.ts and run \`npm run build\``);
     }
@@ -623,13 +606,21 @@ class FastNet {
       }
       return { width: op.inSize, c };
     }, lo0, hi0, m0, dense, relus, stats);
+    this.keepBounds(st, which, res.lower, pure);
+  }
+
+  /**
+   * Stores the back-substituted bounds of neurons `which` (lower[2q] ≤ z ≤ −lower[2q + 1]):
+   * they replace the box when pure, else intersect it.
+   */
+  private keepBounds(st: AffineState, which: number[], lower: Float64Array, pure: boolean): void {
     if (pure) {
       st.lo.fill(-Infinity);
       st.hi.fill(Infinity);
     }
     which.forEach((at, q) => {
-      const l = res.lower[2 * q];
-      const u = -res.lower[2 * q + 1];
+      const l = lower[2 * q];
+      const u = -lower[2 * q + 1];
       st.lo[at] = pure ? l : Math.max(st.lo[at], l);
       st.hi[at] = pure ? u : Math.min(st.hi[at], u);
     });
@@ -735,16 +726,7 @@ class FastNet {
       }
       return { width: op.ckk, c };
     }, lo0, hi0, m0, dense, relus, stats, win);
-    if (pure) {
-      st.lo.fill(-Infinity);
-      st.hi.fill(Infinity);
-    }
-    which.forEach((at, q) => {
-      const l = res.lower[2 * q];
-      const u = -res.lower[2 * q + 1];
-      st.lo[at] = pure ? l : Math.max(st.lo[at], l);
-      st.hi[at] = pure ? u : Math.min(st.hi[at], u);
-    });
+    this.keepBounds(st, which, res.lower, pure);
   }
 
   /**

@@ -56,8 +56,9 @@ export interface Kernels {
   spcpUpdate(n: number, d: number, l: number, lold: number, s: number, sold: number, y: number, inv: number, tau: number, mu: number, sums: number): void;
   saltprojUpdate(n: number, d: number, l: number, lold: number, s: number, zeta: number, sums: number): void;
   ssumSquares64(n: number, x: number): number;
+  /** Returns 1 if some x is not finite, else 0. */
   linfBox(x: number, n: number, eps: number, clip: number, clipLo: number, clipHi: number,
-    lo: number, hi: number, c: number, r: number, m: number): void;
+    lo: number, hi: number, c: number, r: number, m: number): number;
   relaxRows(a: number, cols: number, offs: number, samples: number, al: number, au: number, bu: number,
     w: number, cOut: number, eOut: number): void;
   rowDots(a: number, cols: number, offs: number, samples: number, b: number, w: number, cOut: number, eOut: number): void;
@@ -67,6 +68,18 @@ export interface Kernels {
   absInto(src: number, dst: number, n: number): void;
   gatherCols(a: number, lda: number, rows: number, idx: number, k: number, dst: number): void;
   negatePairs(a: number, cols: number, pairs: number): void;
+  ibpRadius(n: number, cols: number, cv: number, av: number, bias: number, hasE: number, withBox: number, allowance: number,
+    growNet: number, gNet: number, grow: number, g: number, lo: number, hi: number, w: number, e: number): void;
+  boxFromBounds(nn: number, lo: number, hi: number, e: number, relu: number, hasE: number, c: number, r: number, m: number, eo: number): void;
+  reluRelax(nn: number, lo: number, hi: number, al: number, au: number, bu: number, w: number): void;
+  foldLast(w: number, b: number, classes: number, cols: number, y: number, wOut: number, bOut: number): void;
+  foldedRows(n: number, classes: number, cols: number, tabs: number, labels: number, c: number, r: number, m: number, out: number): void;
+  /** relaxRows, rowDots and concretizeRows with the constant (cOut, vOut) accumulated and stored in float64. */
+  relaxRows64(a: number, cols: number, offs: number, samples: number, al: number, au: number, bu: number, w: number, cOut: number, eOut: number): void;
+  rowDots64(a: number, cols: number, offs: number, samples: number, b: number, w: number, cOut: number, eOut: number): void;
+  concretizeRows64(a: number, cols: number, offs: number, samples: number, lo: number, hi: number, m: number, vOut: number, eOut: number): void;
+  convUnitRows(w: number, cin: number, h: number, wd: number, k: number, stride: number, pad: number, oh: number, ow: number, idx: number, rows: number, dst: number): void;
+  gatherWindows(src: number, sampleStride: number, C: number, H: number, W: number, wh: number, ww: number, seg: number, nseg: number, dst: number): void;
   heapBase(): number;
   relaxedSimd(): number;
 }
